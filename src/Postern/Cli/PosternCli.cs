@@ -1,0 +1,32 @@
+using System.CommandLine;
+using System.Reflection;
+
+namespace Postern.Cli;
+
+/// <summary>The command tree of the <c>postern</c> executable.</summary>
+internal static class PosternCli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("Postern: a complete, secure mail server (SMTP, IMAP, DKIM/SPF/DMARC, ...).");
+        root.Subcommands.Add(VersionCommand());
+        ParseResult parsed = root.Parse(args);
+        return await parsed.InvokeAsync().ConfigureAwait(false);
+    }
+
+    public static string Version =>
+        typeof(PosternCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(PosternCli).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+
+    private static Command VersionCommand()
+    {
+        var cmd = new Command("version", "Print the version of Postern.");
+        cmd.SetAction(_ =>
+        {
+            Console.Out.WriteLine($"postern {Version}");
+            return 0;
+        });
+        return cmd;
+    }
+}

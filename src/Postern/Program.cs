@@ -1,0 +1,3 @@
+using Postern.Cli;
+
+return await PosternCli.RunAsync(args).ConfigureAwait(false);
