@@ -297,6 +297,14 @@ public sealed class MessageParser
 
     private void HandleBoundary(int frameIndex, bool isClose, long lineStart, long total, long lfAfter, int termLen)
     {
+        if (!isClose && _partCount >= _limits.MaxParts)
+        {
+            // Over the limit the rest, this delimiter included, is opaque body of the current part.
+            _warnings.Add(new ParseWarning(ParseWarningKind.TooManyParts, lineStart));
+            _frames.Clear();
+            Advance(lfAfter, termLen, true);
+            return;
+        }
         var frame = _frames[frameIndex];
         // The line break before the delimiter belongs to it (RFC 2046 §5.1.1).
         long end = lineStart - _prevTermLen;
@@ -311,14 +319,6 @@ public sealed class MessageParser
         if (isClose)
         {
             _frames.RemoveAt(frameIndex);
-            _inHeader = false;
-            return;
-        }
-        if (_partCount >= _limits.MaxParts)
-        {
-            // Over the limit the rest is opaque body of the current part.
-            _warnings.Add(new ParseWarning(ParseWarningKind.TooManyParts, lineStart));
-            _frames.Clear();
             _inHeader = false;
             return;
         }
