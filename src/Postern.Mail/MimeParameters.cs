@@ -34,7 +34,7 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
         int start = pos;
         while (pos < s.Length && s[pos] != ';') pos++;
         string value = StripComments(s[start..pos].ToString()).Trim().ToLowerInvariant();
-        value = string.Concat(value.Where(c => c is not (' ' or '\t')));
+        if (value.AsSpan().ContainsAny(' ', '\t')) value = string.Concat(value.Where(c => c is not (' ' or '\t')));
         var raw = new List<(string Name, int Section, bool Extended, string Value)>();
         while (pos < s.Length && raw.Count < maxParameters * 4)
         {
@@ -88,7 +88,23 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
 
     private static List<MimeParameter> Combine(List<(string Name, int Section, bool Extended, string Value)> raw, int max)
     {
-        var result = new List<MimeParameter>();
+        var result = new List<MimeParameter>(raw.Count);
+        // Fast path: no RFC 2231 sections or extended values (the usual case).
+        bool simple = true;
+        foreach (var r in raw)
+            if (r.Section >= 0 || r.Extended) { simple = false; break; }
+        if (simple)
+        {
+            foreach (var r in raw)
+            {
+                if (result.Count >= max) break;
+                bool dup = false;
+                foreach (var e in result)
+                    if (e.Name == r.Name) { dup = true; break; }
+                if (!dup) result.Add(new MimeParameter(r.Name, EncodedWords.DecodeUnstructured(r.Value)));
+            }
+            return result;
+        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, _, _, _) in raw)
         {
