@@ -152,7 +152,9 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
                 }
                 else
                 {
-                    var plain = parts.First(r => r.Section < 0);
+                    var plain = parts.FirstOrDefault(r => r.Section < 0);
+                    // Only sections and no "*0" (RFC 2231 §3 requires it): the value is unusable.
+                    if (plain.Name is null) continue;
                     // RFC 2047 §5 forbids encoded words in parameters, but mailers emit them in
                     // file names; decoding them is what every reader does.
                     value = EncodedWords.DecodeUnstructured(plain.Value);
@@ -211,6 +213,7 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
                     else if (s[pos] == ')' && --depth == 0) { pos++; break; }
                     pos++;
                 }
+                if (pos > s.Length) pos = s.Length; // a trailing backslash stepped past the end
                 continue;
             }
             break;

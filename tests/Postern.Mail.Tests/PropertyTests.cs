@@ -47,4 +47,50 @@ public class PropertyTests
         Prop.ForAll(gen.ToArbitrary(), raw => { CheckInvariants(raw); return true; })
             .Check(Config.QuickThrowOnFailure.WithMaxTest(500));
     }
+
+    private static readonly string[] TextPieces =
+    [
+        "\"", "\\", "(", ")", "<", ">", "@", ",", ";", ":", ".", "[", "]", " ", "\t", "\r\n", "=?", "?=", "?q?", "?b?",
+        "utf-8", "a", "b", "é", "日本", "=C3", "_", "=", "'", "*", "*0", "*1*", "%", "%E9", "name", "filename",
+    ];
+
+    [Fact]
+    public void Header_value_parsers_never_throw()
+    {
+        var gen = Gen.ListOf(Gen.Elements(TextPieces)).Select(string.Concat);
+        Prop.ForAll(gen.ToArbitrary(), text =>
+        {
+            _ = AddressParser.Parse(text);
+            _ = MailAddress.TryParse(text);
+            _ = EncodedWords.DecodeUnstructured(text);
+            _ = MimeFieldValue.Parse(text);
+            _ = MimeFieldValue.Parse("x/y; " + text);
+            _ = MailDate.Parse(text);
+            _ = Threading.BaseSubject(text);
+            _ = Threading.ParseMessageIds(text);
+            _ = MessageText.StripHtml(text);
+            _ = HeaderList.Parse(Encoding.UTF8.GetBytes(text));
+            return EncodedWords.DecodeUnstructured(EncodedWords.EncodeUnstructured(text)) == text;
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(1000));
+    }
+
+    [Fact]
+    public void Transfer_decoders_never_throw_and_chunking_does_not_matter()
+    {
+        Prop.ForAll((byte[] input, bool qp) =>
+        {
+            string cte = qp ? "quoted-printable" : "base64";
+            var whole = TransferDecoding.Decode(input, cte);
+            var d = TransferDecoding.Create(cte);
+            var output = new List<byte>();
+            var buf = new byte[input.Length + 8];
+            for (int i = 0; i < input.Length; i += 3)
+            {
+                int n = d.Decode(input.AsSpan(i, Math.Min(3, input.Length - i)), buf);
+                output.AddRange(buf.AsSpan(0, n).ToArray());
+            }
+            output.AddRange(buf.AsSpan(0, d.Flush(buf)).ToArray());
+            return whole.SequenceEqual(output);
+        }).QuickCheckThrowOnFailure();
+    }
 }
