@@ -164,7 +164,7 @@ public sealed class MessageParser
         _frames.Clear();
         MessageStructure.AssignSections(_root);
         // Ordered by offset (stable), so the result does not depend on how input was chunked.
-        var warnings = _warnings.OrderBy(w => w.Offset).ToArray();
+        var warnings = _warnings.Count <= 1 ? _warnings.ToArray() : _warnings.OrderBy(w => w.Offset).ToArray();
         _result = new MessageStructure(_root, _pos, warnings, _preview.Build());
         return _result;
     }
@@ -401,7 +401,6 @@ public sealed class MessageParser
         part.LfAtBodyStart = lfAtBodyStart;
         var headers = HeaderList.Parse(new ReadOnlyMemory<byte>(_header.WrittenSpan.ToArray()), _limits.MaxHeaderFields);
         _header.ResetWrittenCount();
-        _header.Clear();
         PartHeaderReader.Apply(part, headers, _limits);
         bool isMessage = part == _root || (_open.Count >= 2 && _open[^2].EmbeddedMessage == part);
         if (isMessage) part.Envelope = Envelope.FromHeaders(headers);
