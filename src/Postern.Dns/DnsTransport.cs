@@ -47,6 +47,8 @@ internal static class DnsTransport
                 }
                 // RFC 6891 §6.2.5: the responder must not exceed our advertised size (512 without EDNS).
                 if (n > Math.Max(512, maxSize)) { rejected = $"oversized UDP response ({n} octets)"; continue; }
+                // A datagram with another id is someone else's (or a spoofing attempt): not our answer, not an error.
+                if (n >= 2 && BinaryPrimitives.ReadUInt16BigEndian(buffer) != id) continue;
                 if (!TryAccept(buffer.AsSpan(0, n), id, question, out DnsMessage? message, out string? why))
                 {
                     rejected = why;

@@ -98,6 +98,8 @@ public sealed class DnsZone
                     CnameRecord? alias = here.OfType<CnameRecord>().FirstOrDefault();
                     if (alias is not null && type != DnsRecordType.CNAME)
                     {
+                        // A looping chain is returned as far as it goes; the resolver detects the loop.
+                        if (answers.Contains(alias)) return (DnsResponseCode.NoError, answers, []);
                         answers.Add(alias);
                         current = Key(alias.Target);
                         continue;
@@ -106,7 +108,7 @@ public sealed class DnsZone
                 }
                 return (Exists(current) ? DnsResponseCode.NoError : DnsResponseCode.NXDomain, answers, [Soa(current)]);
             }
-            return (DnsResponseCode.ServFail, answers, []);
+            return (DnsResponseCode.NoError, answers, []);
         }
     }
 
