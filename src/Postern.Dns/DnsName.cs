@@ -60,8 +60,16 @@ public static class DnsName
         if (ascii.EndsWith('.')) ascii = ascii[..^1];
         if (ascii.Length == 0 || ascii == ".") { error = "empty domain name"; return false; }
         Span<byte> wire = stackalloc byte[MaxWireLength];
-        if (!TryEncode(ascii, wire, out _, out error)) return false;
-        normalized = ascii.ToLowerInvariant();
+        if (!TryEncode(ascii, wire, out int length, out error)) return false;
+        if (IsCanonical(ascii))
+        {
+            normalized = ascii;
+            return true;
+        }
+        // One spelling per name: lower case (RFC 4343) and the reader's escaping of the wire form.
+        for (int i = 0; i < length; i++)
+            if (wire[i] is >= (byte)'A' and <= (byte)'Z') wire[i] += 32;
+        normalized = Wire.DnsMessageReader.Present(wire[..(length - 1)]);
         return true;
     }
 
@@ -158,6 +166,8 @@ public static class DnsName
             else
             {
                 if (c > 0x7F) { error = "non-ASCII character in domain name"; return false; }
+                // RFC 1035 §5.1: outside quotes, spaces and control characters must be escaped.
+                if (c <= 0x20 || c == 0x7F) { error = "space or control character in domain name"; return false; }
                 value = (byte)c;
                 i++;
             }
@@ -185,6 +195,14 @@ public static class DnsName
 
     private static ReadOnlySpan<char> Trim(string s) =>
         s == Root ? ReadOnlySpan<char>.Empty : s.EndsWith('.') && !s.EndsWith("\\.", StringComparison.Ordinal) ? s.AsSpan(0, s.Length - 1) : s.AsSpan();
+
+    /// <summary>Fast path: lower-case host-name characters only, already the canonical spelling.</summary>
+    private static bool IsCanonical(string s)
+    {
+        foreach (char c in s)
+            if (!(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_' or '.' or '*' or '/')) return false;
+        return true;
+    }
 
     private static bool IsAscii(string s)
     {

@@ -60,7 +60,9 @@ public abstract class DnsResolverBase : IDnsResolver
                     return new DnsResult<DnsRecord>(normalized, type, DnsOutcome.CnameChainTooLong, [], false, chain, ede, ex.Server,
                         $"CNAME chain longer than {MaxCnameChain} or looping at {alias.Target}");
                 chain.Add(alias);
-                current = DnsName.Normalize(alias.Target);
+                if (!DnsName.TryNormalize(alias.Target, out string? target, out string? why))
+                    return new DnsResult<DnsRecord>(normalized, type, DnsOutcome.MalformedResponse, [], false, chain, ede, ex.Server, "CNAME target: " + why);
+                current = target;
             }
 
             // RFC 6604 §3: the RCODE describes the last name of the chain.

@@ -119,3 +119,18 @@ public class WirePropertyTests
         public int GetHashCode(DnsQuestion obj) => 0;
     }
 }
+
+/// <summary>Properties of name handling.</summary>
+public class DnsNamePropertyTests
+{
+    [Fact]
+    public void Arbitrary_strings_never_crash_normalization_and_valid_results_encode()
+    {
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(2000), Prop.ForAll(ArbMap.Default.ArbFor<string>(), s =>
+        {
+            if (!DnsName.TryNormalize(s, out string? n, out _)) return true;
+            // A normalized name is stable and fits in a query.
+            return DnsName.Normalize(n) == n && DnsMessageReader.Read(DnsMessageWriter.BuildQuery(1, n, DnsRecordType.A)).Questions[0].Name == n;
+        }));
+    }
+}

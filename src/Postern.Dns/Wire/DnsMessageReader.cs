@@ -281,7 +281,8 @@ public static class DnsMessageReader
         }
     }
 
-    private static string Present(ReadOnlySpan<byte> wire)
+    /// <summary>Presentation form of an uncompressed wire name without its root label.</summary>
+    internal static string Present(ReadOnlySpan<byte> wire)
     {
         if (wire.Length == 0) return DnsName.Root;
         // Fast path: plain host-name characters need no escaping.
