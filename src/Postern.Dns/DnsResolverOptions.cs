@@ -14,7 +14,8 @@ public sealed class DnsResolverOptions
 
     /// <summary>
     /// Resolvers whose AD bit is believed. Null (the default): loopback addresses only, because
-    /// only there is the path from the validating resolver to us safe from tampering (RFC 6840 §5.8).
+    /// only there is the path from the validating resolver to us safe from tampering (RFC 6840 §5.8),
+    /// except systemd-resolved's stub addresses 127.0.0.53 and 127.0.0.54. List them here to trust them anyway.
     /// </summary>
     public IReadOnlyList<IPAddress>? TrustedServers { get; init; }
 
@@ -50,10 +51,21 @@ public sealed class DnsResolverOptions
     {
         ArgumentNullException.ThrowIfNull(server);
         if (server.IsIPv4MappedToIPv6) server = server.MapToIPv4();
-        if (TrustedServers is null) return IPAddress.IsLoopback(server);
+        if (TrustedServers is null) return IPAddress.IsLoopback(server) && !IsSystemdResolvedStub(server);
         foreach (IPAddress t in TrustedServers)
             if (t.Equals(server)) return true;
         return false;
+    }
+
+    /// <summary>
+    /// 127.0.0.53 and 127.0.0.54 are systemd-resolved's stub listeners. resolved does not validate
+    /// DNSSEC by default, and in its "allow-downgrade" mode accepts unsigned answers when an
+    /// upstream strips signatures, so its AD bit is not a dependable signal even on loopback.
+    /// </summary>
+    private static bool IsSystemdResolvedStub(IPAddress address)
+    {
+        Span<byte> b = stackalloc byte[16];
+        return address.TryWriteBytes(b, out int n) && n == 4 && b[0] == 127 && b[1] == 0 && b[2] == 0 && b[3] is 53 or 54;
     }
 
     /// <summary>Parses "IP", "IP:PORT", "[IPv6]:PORT" or "IPv6" into an endpoint.</summary>

@@ -74,6 +74,8 @@ public class DnsNameTests
         Assert.True(o.IsTrusted(IPAddress.Loopback));
         Assert.True(o.IsTrusted(IPAddress.IPv6Loopback));
         Assert.False(o.IsTrusted(IPAddress.Parse("8.8.8.8")));
+        Assert.False(o.IsTrusted(IPAddress.Parse("127.0.0.53")));
+        Assert.True(new DnsResolverOptions { TrustedServers = [IPAddress.Parse("127.0.0.53")] }.IsTrusted(IPAddress.Parse("127.0.0.53")));
         var custom = new DnsResolverOptions { TrustedServers = [IPAddress.Parse("10.0.0.1")] };
         Assert.False(custom.IsTrusted(IPAddress.Loopback));
         Assert.True(custom.IsTrusted(IPAddress.Parse("10.0.0.1")));
