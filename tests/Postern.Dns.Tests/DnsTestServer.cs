@@ -32,6 +32,8 @@ public enum Misbehaviour
     TruncateUdpAndCutTcp,
     /// <summary>SERVFAIL with an Extended DNS Error "DNSSEC Bogus".</summary>
     ServFailWithEde,
+    /// <summary>An old server: FORMERR without OPT to queries carrying EDNS, normal answers otherwise.</summary>
+    NoEdns,
 }
 
 /// <summary>A UDP+TCP DNS server on 127.0.0.1 answering from a <see cref="DnsZone"/>, with hooks for hostile behaviour.</summary>
@@ -211,6 +213,9 @@ public sealed class DnsTestServer : IAsyncDisposable
                 response.Edns ??= new DnsEdns();
                 response.Edns.Options.Add(new EdnsOption(DnsEdns.ExtendedErrorOptionCode, new ExtendedDnsError(6, "signature mismatch").Encode()));
                 yield return DnsMessageWriter.Write(response);
+                yield break;
+            case Misbehaviour.NoEdns when query.Edns is not null:
+                yield return DnsMessageWriter.Write(new DnsMessage { Id = query.Id, IsResponse = true, ResponseCode = DnsResponseCode.FormErr, Questions = [.. query.Questions] });
                 yield break;
             default:
                 yield return DnsMessageWriter.Write(response);

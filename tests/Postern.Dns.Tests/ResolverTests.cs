@@ -247,6 +247,32 @@ public class ResolverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retries_without_edns_when_the_server_rejects_it()
+    {
+        _server.Misbehaviour = Misbehaviour.NoEdns;
+        Assert.True((await Resolver().LookupMxAsync("example.test")).IsSuccess);
+        Assert.Equal(2, _server.UdpQueries);
+    }
+
+    [Fact]
+    public void Takes_servers_from_resolv_conf_when_none_are_configured()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "nameserver 127.0.0.1\nnameserver ::1\n");
+            var r = new DnsResolver(new DnsResolverOptions { ResolvConfPath = path });
+            Assert.Equal(["127.0.0.1:53", "[::1]:53"], r.Servers.Select(s => s.ToString()));
+            File.WriteAllText(path, "# empty\n");
+            Assert.Equal(["127.0.0.1:53"], new DnsResolver(new DnsResolverOptions { ResolvConfPath = path }).Servers.Select(s => s.ToString()));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Honours_cancellation()
     {
         _server.Misbehaviour = Misbehaviour.Silent;
