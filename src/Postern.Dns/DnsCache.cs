@@ -65,25 +65,34 @@ internal sealed class DnsCache
                 foreach (DnsRecord r in ex.Answers) min = Math.Min(min, r.Ttl);
                 // RFC 2181 §8: TTLs with the top bit set are treated as zero.
                 if (min > int.MaxValue) min = 0;
-                return Min(TimeSpan.FromSeconds(min), _maxTtl);
+                TimeSpan lifetime = Min(TimeSpan.FromSeconds(min), _maxTtl);
+                // A chain of CNAMEs ending in "no data" carries an SOA: its end is negative (RFC 2308 §5).
+                return NegativeLifetime(ex) is { } negative ? Min(lifetime, negative) : lifetime;
             }
             case DnsOutcome.NoData or DnsOutcome.NxDomain:
             {
                 // RFC 2308 §5: negative answers live min(SOA TTL, SOA MINIMUM); without SOA, not cached.
-                foreach (DnsRecord r in ex.Authorities)
-                    if (r is SoaRecord soa)
-                    {
-                        uint ttl = Math.Min(soa.Ttl, soa.Minimum);
-                        if (ttl > int.MaxValue) ttl = 0;
-                        TimeSpan positive = TimeSpan.MaxValue;
-                        foreach (DnsRecord a in ex.Answers) positive = Min(positive, TimeSpan.FromSeconds(Math.Min(a.Ttl, int.MaxValue)));
-                        return Min(Min(TimeSpan.FromSeconds(ttl), _maxNegativeTtl), positive);
-                    }
-                return null;
+                TimeSpan? negative = NegativeLifetime(ex);
+                if (negative is null) return null;
+                TimeSpan positive = TimeSpan.MaxValue;
+                foreach (DnsRecord a in ex.Answers) positive = Min(positive, TimeSpan.FromSeconds(Math.Min(a.Ttl, int.MaxValue)));
+                return Min(negative.Value, positive);
             }
             default:
                 return null;
         }
+    }
+
+    private TimeSpan? NegativeLifetime(DnsExchange ex)
+    {
+        foreach (DnsRecord r in ex.Authorities)
+            if (r is SoaRecord soa)
+            {
+                uint ttl = Math.Min(soa.Ttl, soa.Minimum);
+                if (ttl > int.MaxValue) ttl = 0;
+                return Min(TimeSpan.FromSeconds(ttl), _maxNegativeTtl);
+            }
+        return null;
     }
 
     private void MakeRoom()

@@ -273,6 +273,13 @@ public class ResolverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Waits_for_a_slow_server_within_the_timeout()
+    {
+        _server.Delay = TimeSpan.FromMilliseconds(200);
+        Assert.True((await Resolver().LookupAAsync("host.example.test")).IsSuccess);
+    }
+
+    [Fact]
     public async Task Honours_cancellation()
     {
         _server.Misbehaviour = Misbehaviour.Silent;
