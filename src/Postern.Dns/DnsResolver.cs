@@ -3,6 +3,7 @@
 // answer. A server that answers with an error (SERVFAIL, REFUSED) is not asked again in
 // later rounds: its resolver has already tried. The AD bit counts only from servers the
 // options trust.
+using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
@@ -21,6 +22,7 @@ public sealed class DnsResolver : DnsResolverBase
     private readonly DnsResolverOptions _options;
     private readonly ILogger _logger;
     private readonly DnsCache _cache;
+    private readonly ConcurrentDictionary<(string, DnsRecordType), Lazy<Task<DnsExchange>>> _inflight = new();
 
     /// <summary>Creates a resolver. Without servers in the options, reads them from resolv.conf.</summary>
     public DnsResolver(DnsResolverOptions? options = null, ILogger<DnsResolver>? logger = null)
@@ -66,9 +68,28 @@ public sealed class DnsResolver : DnsResolverBase
     protected override async ValueTask<DnsExchange> ExchangeAsync(string name, DnsRecordType type, CancellationToken cancellationToken)
     {
         if (_cache.TryGet(name, type, out DnsExchange cached)) return cached;
-        DnsExchange ex = await ResolveAsync(name, type, cancellationToken).ConfigureAwait(false);
-        _cache.Store(name, type, ex);
-        return ex;
+        // Concurrent identical questions share one resolution (a burst of SPF checks for one
+        // domain sends one query). The shared work is not tied to any one caller's token, so a
+        // caller that gives up does not fail the others; it is bounded by timeouts anyway.
+        var key = (name, type);
+        Lazy<Task<DnsExchange>>? created = null;
+        created = new Lazy<Task<DnsExchange>>(() => ResolveSharedAsync(key, created!));
+        Lazy<Task<DnsExchange>> shared = _inflight.GetOrAdd(key, created);
+        return await shared.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<DnsExchange> ResolveSharedAsync((string Name, DnsRecordType Type) key, Lazy<Task<DnsExchange>> self)
+    {
+        try
+        {
+            DnsExchange ex = await ResolveAsync(key.Name, key.Type, CancellationToken.None).ConfigureAwait(false);
+            _cache.Store(key.Name, key.Type, ex);
+            return ex;
+        }
+        finally
+        {
+            _inflight.TryRemove(new KeyValuePair<(string, DnsRecordType), Lazy<Task<DnsExchange>>>(key, self));
+        }
     }
 
     private async Task<DnsExchange> ResolveAsync(string name, DnsRecordType type, CancellationToken cancellationToken)
@@ -141,7 +162,6 @@ public sealed class DnsResolver : DnsResolverBase
                     return DnsExchange.Failure(DnsOutcome.NetworkError, serverText, e.Message);
                 }
             }
-            cancellationToken.ThrowIfCancellationRequested();
             if (result.Response is not { } response)
             {
                 _logger.LogWarning("dns rejected response name={Name} type={Type} server={Server} reason={Reason}", name, type, serverText, result.Detail);

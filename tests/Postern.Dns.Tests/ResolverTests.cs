@@ -280,6 +280,18 @@ public class ResolverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_identical_lookups_share_one_query()
+    {
+        _server.Delay = TimeSpan.FromMilliseconds(300);
+        DnsResolver r = Resolver();
+        DnsResult<MxRecord>[] results = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => r.LookupMxAsync("example.test").AsTask()));
+        Assert.All(results, x => Assert.Equal(2, x.Records.Count));
+        Assert.Equal(1, _server.UdpQueries);
+        await r.LookupMxAsync("example.test");
+        Assert.Equal(2, _server.UdpQueries); // cache disabled: a later lookup asks again
+    }
+
+    [Fact]
     public async Task Honours_cancellation()
     {
         _server.Misbehaviour = Misbehaviour.Silent;
