@@ -9,7 +9,8 @@ public sealed class DnsLabFixture : IAsyncLifetime
 {
     public DnsLab Lab { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Lab = await DnsLab.StartAsync();
+    public async Task InitializeAsync() =>
+        Lab = await DnsLab.StartAsync(new Dictionary<string, string> { [DnsLab.SignedZone] = "extra IN TXT \"added by the test\"" });
 
     public async Task DisposeAsync()
     {
@@ -42,6 +43,14 @@ public class DnsLabTests(DnsLabFixture fixture) : IClassFixture<DnsLabFixture>
 
         Assert.True((await r.LookupCaaAsync(DnsLab.SignedZone)).Authentic);
         Assert.Equal(465, Assert.Single((await r.LookupSrvAsync("_submissions._tcp.signed.test")).Records).Port);
+    }
+
+    [Fact]
+    public async Task Extra_records_given_at_start_are_signed_too()
+    {
+        DnsResult<TxtRecord> txt = await Lab.CreateResolver().LookupTxtAsync("extra.signed.test");
+        Assert.Equal("added by the test", Assert.Single(txt.Records).Text);
+        Assert.True(txt.Authentic);
     }
 
     [Fact]

@@ -75,19 +75,24 @@ public sealed class DnsLab : IAsyncDisposable
         string missing = string.Join(", ", Tools.Where(t => FindTool(t) is null));
         if (missing.Length > 0)
             throw new InvalidOperationException($"DNS lab needs {missing} (Debian packages nsd, unbound, ldnsutils; see scripts/test-packages.txt)");
-        string dir = Path.Combine(Path.GetTempPath(), "postern-dnslab-" + Guid.NewGuid().ToString("N")[..12]);
-        System.IO.Directory.CreateDirectory(dir);
-        var lab = new DnsLab(dir);
-        try
+        // The free ports are found before the daemons bind them; another process may take one
+        // in between, so a failed start is retried with new ports.
+        for (int attempt = 1; ; attempt++)
         {
-            await lab.RunAsync(extraRecords ?? new Dictionary<string, string>()).ConfigureAwait(false);
-            return lab;
-        }
-        catch
-        {
-            string log = lab.Log;
-            await lab.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException("DNS lab failed to start:\n" + log);
+            string dir = Path.Combine(Path.GetTempPath(), "postern-dnslab-" + Guid.NewGuid().ToString("N")[..12]);
+            System.IO.Directory.CreateDirectory(dir);
+            var lab = new DnsLab(dir);
+            try
+            {
+                await lab.RunAsync(extraRecords ?? new Dictionary<string, string>()).ConfigureAwait(false);
+                return lab;
+            }
+            catch (Exception e)
+            {
+                string log = lab.Log;
+                await lab.DisposeAsync().ConfigureAwait(false);
+                if (attempt >= 3) throw new InvalidOperationException($"DNS lab failed to start: {e.Message}\n{log}", e);
+            }
         }
     }
 
