@@ -53,6 +53,32 @@ public class DnsLabTests(DnsLabFixture fixture) : IClassFixture<DnsLabFixture>
         Assert.True(txt.Authentic);
     }
 
+    [Theory]
+    [InlineData("MX", "signed.test")]
+    [InlineData("TXT", "signed.test")]
+    [InlineData("TLSA", "_25._tcp.mail.signed.test")]
+    [InlineData("CAA", "signed.test")]
+    [InlineData("SRV", "_submissions._tcp.signed.test")]
+    [InlineData("SOA", "signed.test")]
+    [InlineData("AAAA", "mail.signed.test")]
+    [InlineData("DNSKEY", "signed.test")]
+    [InlineData("DS", "signed.test")]
+    public async Task Parsed_records_read_as_dig_reads_them(string type, string name)
+    {
+        // dig (bind9-dnsutils) is an independent parser of the same responses.
+        Assert.True(DnsRecord.TryParseType(type, out DnsRecordType t));
+        var psi = new System.Diagnostics.ProcessStartInfo("dig") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { "@" + Lab.ResolverEndPoint.Address, "-p", Lab.ResolverEndPoint.Port.ToString(), "+short", "+nosplit", type, name })
+            psi.ArgumentList.Add(a);
+        using var dig = System.Diagnostics.Process.Start(psi)!;
+        string output = await dig.StandardOutput.ReadToEndAsync();
+        await dig.WaitForExitAsync();
+        static string Canon(string s) => string.Concat(s.Where(c => !char.IsWhiteSpace(c))).ToLowerInvariant();
+        string[] expected = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(Canon).Order().ToArray();
+        DnsResult<DnsRecord> ours = await Lab.CreateResolver().QueryAsync(name, t);
+        Assert.Equal(expected, ours.Records.Select(r => Canon(r.FormatData())).Order().ToArray());
+    }
+
     [Fact]
     public async Task Authenticated_denial_is_authentic()
     {
