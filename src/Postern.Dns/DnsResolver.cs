@@ -4,6 +4,7 @@
 // later rounds: its resolver has already tried. The AD bit counts only from servers the
 // options trust.
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
@@ -150,7 +151,8 @@ public sealed class DnsResolver : DnsResolverBase
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
                     _logger.LogDebug("dns timeout name={Name} type={Type} server={Server}", name, type, serverText);
-                    return DnsExchange.Failure(DnsOutcome.Timeout, serverText, $"no response within {_options.Timeout.TotalSeconds:0.#}s");
+                    return DnsExchange.Failure(DnsOutcome.Timeout, serverText,
+                        string.Create(CultureInfo.InvariantCulture, $"no response within {_options.Timeout.TotalSeconds:0.###}s"));
                 }
                 catch (System.Net.Sockets.SocketException e)
                 {
