@@ -247,6 +247,12 @@ public sealed class ImapCommandReader
                 SequencePosition next = buffer.GetPosition(1, lf.Value);
                 if (discarding || line.Length + 1 > maxLength)
                 {
+                    if (!discarding && text.WrittenCount == 0)
+                    {
+                        int head = (int)Math.Min(line.Length, 100);
+                        line.Slice(0, head).CopyTo(text.GetSpan(head));
+                        text.Advance(head);
+                    }
                     foreach (ReadOnlyMemory<byte> seg in line)
                         foreach (byte b in seg.Span[Math.Max(0, seg.Length - 3)..])
                             (t0, t1, t2) = (t1, t2, b);
@@ -271,6 +277,13 @@ public sealed class ImapCommandReader
             }
             if (discarding || buffer.Length > maxLength)
             {
+                if (!discarding && text.WrittenCount == 0)
+                {
+                    // Keep the start so the tag can be named in the BAD response.
+                    int head = (int)Math.Min(buffer.Length, 100);
+                    buffer.Slice(0, head).CopyTo(text.GetSpan(head));
+                    text.Advance(head);
+                }
                 foreach (ReadOnlyMemory<byte> seg in buffer)
                     foreach (byte b in seg.Span[Math.Max(0, seg.Length - 3)..])
                         (t0, t1, t2) = (t1, t2, b);
