@@ -23,7 +23,7 @@ internal sealed partial class ImapSession
         "IMAP4rev2", "IMAP4rev1", "ENABLE", "LITERAL+", "IDLE", "SASL-IR", "UNSELECT", "UIDPLUS", "ESEARCH", "SEARCHRES",
         "MOVE", "UTF8=ACCEPT", "ID", "NAMESPACE", "MULTIAPPEND", "SPECIAL-USE", "CREATE-SPECIAL-USE", "BINARY",
         "STATUS=SIZE", "SAVEDATE", "WITHIN", "PREVIEW", "UNAUTHENTICATE", "QUOTA", "QUOTA=RES-STORAGE",
-        "CONDSTORE", "COMPRESS=DEFLATE",
+        "CONDSTORE", "QRESYNC", "COMPRESS=DEFLATE",
     ];
 
     private IEnumerable<string> Capabilities()
@@ -286,6 +286,12 @@ internal sealed partial class ImapSession
                     enabled.Add("IMAP4rev2");
                     break;
                 case "CONDSTORE" when !_condStoreEnabled:
+                    _condStoreEnabled = true;
+                    enabled.Add(cap);
+                    break;
+                // RFC 7162 §3.2.3: enabling QRESYNC implies CONDSTORE.
+                case "QRESYNC" when !_qresyncEnabled:
+                    _qresyncEnabled = true;
                     _condStoreEnabled = true;
                     enabled.Add(cap);
                     break;

@@ -17,12 +17,14 @@ internal sealed partial class ImapSession
         {
             _selected = null;
             _state = SessionState.Authenticated;
+            // RFC 7162 §3.2.11 / RFC 9051 §6.3.2: CLOSED marks where the old mailbox's responses end.
             if (_rev2 || _condStoreEnabled)
                 _w.Raw("* OK [CLOSED] Previous mailbox closed").Crlf();
         }
-        if (s.Qresync is not null)
+        if (s.Qresync is not null && !_qresyncEnabled)
         {
-            Tagged(tag, "BAD", "QRESYNC is not enabled");
+            // RFC 7162 §3.2.5: QRESYNC parameters need ENABLE QRESYNC first.
+            Tagged(tag, "BAD", "Use ENABLE QRESYNC first");
             return;
         }
         if (s.CondStore)
@@ -68,8 +70,28 @@ internal sealed partial class ImapSession
         if (_rev2)
             _w.Raw("* LIST () \"/\" ").Mailbox(info.Name).Crlf();
         _selected = sel;
+        if (s.Qresync is QresyncParameters q && q.UidValidity == info.UidValidity)
+            await QresyncAsync(sel, q).ConfigureAwait(false);
         _state = SessionState.Selected;
         Tagged(tag, "OK", s.ReadOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+    }
+
+    /// <summary>RFC 7162 §3.2.5.1: VANISHED (EARLIER) and FETCH for what changed since the client's MODSEQ.</summary>
+    private async Task QresyncAsync(SelectedMailbox sel, QresyncParameters q)
+    {
+        MailboxChanges changes = await _account!.GetChangesSinceAsync(sel.Id, (long)q.ModSeq).ConfigureAwait(false);
+        SequenceSet? known = q.KnownUids;
+        var vanished = changes.Expunged.Where(u => known is null || known.Contains(u, uint.MaxValue)).Where(u => !sel.Contains(u)).ToList();
+        if (vanished.Count > 0)
+            _w.Raw("* VANISHED (EARLIER) ").Raw(SequenceSet.Format(vanished.Order())).Crlf();
+        foreach (MessageRecord r in changes.Changed.OrderBy(r => r.Uid))
+        {
+            if (known is not null && !known.Contains(r.Uid, uint.MaxValue))
+                continue;
+            if (sel.Get(r.Uid) is not MessageView view)
+                continue;
+            WriteFlagsFetch(sel, sel.SeqOf(r.Uid), r.Uid, view);
+        }
     }
 
     private async Task CloseAsync(string tag, bool expunge)

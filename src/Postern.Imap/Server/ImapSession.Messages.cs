@@ -45,6 +45,17 @@ internal sealed partial class ImapSession
         var items = f.Items.ToList();
         if (f.ChangedSince is not null || items.Any(i => i.Kind == FetchItemKind.ModSeq))
             _condStoreEnabled = true;
+        if (f.Vanished && !_qresyncEnabled)
+            throw new ImapParseException("VANISHED needs ENABLE QRESYNC");
+        if (f.Vanished && f.ChangedSince is ulong vanishedSince)
+        {
+            // RFC 7162 §3.2.6: expunged UIDs of the set, reported before the FETCH responses.
+            MailboxChanges changes = await _account!.GetChangesSinceAsync(sel.Id, (long)vanishedSince).ConfigureAwait(false);
+            uint max = sel.MaxUid;
+            var gone = changes.Expunged.Where(u => f.Set.IsSavedResult ? _savedResult.Contains(u) : f.Set.Contains(u, Math.Max(max, u))).Where(u => !sel.Contains(u)).ToList();
+            if (gone.Count > 0)
+                _w.Raw("* VANISHED (EARLIER) ").Raw(SequenceSet.Format(gone.Order())).Crlf();
+        }
         if (f.ChangedSince is ulong since)
         {
             uids = uids.Where(u => (ulong)sel.Get(u)!.ModSeq > since).ToList();
