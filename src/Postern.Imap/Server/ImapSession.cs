@@ -309,6 +309,8 @@ internal sealed partial class ImapSession
             case StoreCommand so: await StoreAsync(c.Tag, so).ConfigureAwait(false); break;
             case CopyCommand cp: await CopyAsync(c.Tag, cp).ConfigureAwait(false); break;
             case SearchCommand se: await SearchAsync(c.Tag, se).ConfigureAwait(false); break;
+            case SortCommand so2: await SortAsync(c.Tag, so2).ConfigureAwait(false); break;
+            case ThreadCommand th: await ThreadAsync(c.Tag, th).ConfigureAwait(false); break;
             default:
                 Tagged(c.Tag, "BAD", $"{name} is not supported");
                 break;

@@ -148,7 +148,7 @@ public class TranscriptTests
             S: + Ready for literal data
             C: alice {6+}
             C: secret
-            S: a1 OK [CAPABILITY <x>IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE UTF8=ACCEPT ID NAMESPACE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE BINARY STATUS=SIZE SAVEDATE WITHIN PREVIEW UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC COMPRESS=DEFLATE APPENDLIMIT=67108864] Logged in
+            S: a1 OK [CAPABILITY <x>IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE UTF8=ACCEPT ID NAMESPACE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE BINARY STATUS=SIZE SAVEDATE WITHIN PREVIEW UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=67108864] Logged in
             C: a2 APPEND INBOX (\Seen) {13+}
             C: Subject: a\r\n
             S: a2 OK [APPENDUID <uv> 1] APPEND completed
@@ -192,6 +192,41 @@ public class TranscriptTests
             S: * 2 EXISTS
             C: DONE
             S: a1 OK IDLE terminated
+            """, v);
+    }
+
+    [Fact]
+    public async Task Thread_references_and_sort()
+    {
+        await using var s = await TestServer.StartAsync();
+        await using var a = await s.ConnectAsync();
+        string M(string id, string extra, string subject, string time) =>
+            $"Message-ID: <{id}@x>\r\n{extra}Subject: {subject}\r\nDate: Mon, 1 Jan 2024 {time}:00 +0000\r\n\r\nbody\r\n";
+        await ProtocolTests.AppendAsync(a, "INBOX", M("a", "", "Plan", "10:00"));
+        await ProtocolTests.AppendAsync(a, "INBOX", M("b", "References: <a@x>\r\n", "Re: Plan", "11:00"));
+        await ProtocolTests.AppendAsync(a, "INBOX", M("c", "", "Other", "10:30"));
+        await ProtocolTests.AppendAsync(a, "INBOX", M("d", "In-Reply-To: <b@x>\r\n", "Re: Plan", "12:00"));
+        await ProtocolTests.AppendAsync(a, "INBOX", M("e", "References: <a@x>\r\n", "Re: Plan", "11:30"));
+        await a.ExpectOkAsync("SELECT INBOX");
+        var v = new Dictionary<string, string>();
+        await Transcript.RunAsync(a, """
+            C: a1 THREAD REFERENCES UTF-8 ALL
+            S: * THREAD (1 (2 4)(5))(3)
+            S: a1 OK THREAD completed
+            C: a2 THREAD ORDEREDSUBJECT UTF-8 ALL
+            S: * THREAD (1 (2)(5)(4))(3)
+            S: a2 OK THREAD completed
+            C: a3 UID THREAD REFERENCES US-ASCII NOT SUBJECT Other
+            S: * THREAD (1 (2 4)(5))
+            S: a3 OK THREAD completed
+            C: a4 SORT (SUBJECT) UTF-8 ALL
+            S: * SORT 3 1 2 4 5
+            S: a4 OK SORT completed
+            C: a5 SORT (REVERSE DATE) UTF-8 ALL
+            S: * SORT 4 5 2 3 1
+            S: a5 OK SORT completed
+            C: a6 SORT (DATE) ISO-8859-1 ALL
+            S: a6 NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset
             """, v);
     }
 }
