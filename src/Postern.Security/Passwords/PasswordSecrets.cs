@@ -167,6 +167,16 @@ public sealed class PasswordSecrets
         }
     }
 
+    /// <summary>Performs the work of <see cref="VerifyPassword"/> at the default cost, for unknown users (no timing oracle).</summary>
+    public static void BurnVerificationCost(string password)
+    {
+        byte[] prepared = Encoding.UTF8.GetBytes(password);
+        Rfc2898DeriveBytes.Pbkdf2(prepared, new byte[SaltLength], DefaultPlainIterations, HashAlgorithmName.SHA256, PlainHashLength);
+        CryptographicOperations.ZeroMemory(prepared);
+    }
+
+    private static readonly int DefaultPlainIterations = new PasswordSecretsOptions().PlainIterations;
+
     /// <summary>Returns the SCRAM secret for the given hash (SHA-1 or SHA-256).</summary>
     public ScramSecret GetScram(HashAlgorithmName hash) => hash == HashAlgorithmName.SHA1 ? ScramSha1 : ScramSha256;
 
@@ -260,15 +270,7 @@ public sealed class PasswordSecrets
 
     private static byte[] Bytes(string s, string field, int min, int max)
     {
-        byte[] b;
-        try
-        {
-            b = Convert.FromBase64String(s);
-        }
-        catch (FormatException)
-        {
-            throw Corrupt($"invalid base64 in field \"{field}\"");
-        }
+        if (!StrictBase64.TryDecode(s, out byte[] b)) throw Corrupt($"invalid base64 in field \"{field}\"");
         if (b.Length < min || b.Length > max) throw Corrupt($"value of wrong length ({b.Length} bytes) in field \"{field}\"");
         return b;
     }

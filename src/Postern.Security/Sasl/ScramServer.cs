@@ -36,6 +36,7 @@ public sealed class ScramServer : ISaslServerMechanism
     private string _nonce = "";
     private string _userName = "";
     private SaslCredentials? _credentials;
+    private bool _emptyChallengeSent;
 
     /// <summary>Creates a server exchange.</summary>
     /// <param name="hash">SHA-1 or SHA-256.</param>
@@ -68,8 +69,7 @@ public sealed class ScramServer : ISaslServerMechanism
             switch (_state)
             {
                 case 0 when clientResponse is null || clientResponse.Length == 0:
-                    // RFC 5802 §5: the client sends first; prompt for it with an empty challenge.
-                    _state = 0;
+                    // RFC 5802 §5: the client sends first; prompt for it with an empty challenge, once.
                     if (_emptyChallengeSent) return Fail(SaslFailureKind.MalformedMessage, "empty client-first-message");
                     _emptyChallengeSent = true;
                     return SaslStepResult.Challenge([]);
@@ -86,8 +86,6 @@ public sealed class ScramServer : ISaslServerMechanism
             return Fail(SaslFailureKind.MalformedMessage, e.Message);
         }
     }
-
-    private bool _emptyChallengeSent;
 
     private SaslStepResult Fail(SaslFailureKind kind, string reason)
     {
@@ -214,14 +212,8 @@ public sealed class ScramServer : ISaslServerMechanism
 
     private static byte[] DecodeBase64(string s, string what)
     {
-        try
-        {
-            return Convert.FromBase64String(s);
-        }
-        catch (FormatException)
-        {
-            throw new ScramSyntaxException("invalid base64 in " + what);
-        }
+        // RFC 5802 §7: base64 per RFC 4648, canonical.
+        return StrictBase64.TryDecode(s, out byte[] b) ? b : throw new ScramSyntaxException("invalid base64 in " + what);
     }
 
     // RFC 5802 §7: saslname uses "=2C" for "," and "=3D" for "="; any other "=" is invalid.
