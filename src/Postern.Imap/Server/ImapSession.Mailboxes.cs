@@ -206,7 +206,11 @@ internal sealed partial class ImapSession
             if (!regexes.Any(r => r.IsMatch(name)))
                 continue;
             bool isSub = subscribed.Contains(name);
-            if ((l.SelectSubscribed || l.IsLsub) && !isSub)
+            // RFC 5258 §3.5: with RECURSIVEMATCH a parent whose descendants match the selection is
+            // listed too, with CHILDINFO saying why.
+            bool childInfo = l.SelectRecursiveMatch && l.SelectSubscribed
+                && subscriptions.Any(x => x.StartsWith(name + "/", StringComparison.Ordinal));
+            if ((l.SelectSubscribed || l.IsLsub) && !isSub && !childInfo)
                 continue;
             if (l.SelectSpecialUse && (box is null || box.SpecialUse == SpecialUse.None))
                 continue;
@@ -223,7 +227,10 @@ internal sealed partial class ImapSession
                 attrs.Add("\\Subscribed");
             if (box is not null && (!l.Extended || l.ReturnSpecialUse || l.SelectSpecialUse))
                 attrs.AddRange(SpecialUseNames(box.SpecialUse));
-            _w.Raw(l.IsLsub ? "* LSUB " : "* LIST ").AtomList(attrs).Raw(" \"/\" ").Mailbox(name).Crlf();
+            _w.Raw(l.IsLsub ? "* LSUB " : "* LIST ").AtomList(attrs).Raw(" \"/\" ").Mailbox(name);
+            if (childInfo)
+                _w.Raw(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            _w.Crlf();
             if (l.ReturnStatus is not null && box is { Selectable: true })
                 await WriteStatusAsync(box, l.ReturnStatus).ConfigureAwait(false);
         }

@@ -161,3 +161,32 @@ public class CapabilityTests
         Assert.Matches("^\\* ESEARCH \\(TAG \"t\\d+\"\\) ALL 1$", (await c.ExpectOkAsync("SEARCH ALL"))[0]);
     }
 }
+
+public class ListExtendedTests
+{
+    [Fact]
+    public async Task List_extended_selection_return_and_status()
+    {
+        await using var s = await TestServer.StartAsync();
+        await using var c = await s.ConnectAsync();
+        await c.ExpectOkAsync("CREATE Foo/Bar");
+        await c.ExpectOkAsync("CREATE Baz");
+        await c.ExpectOkAsync("SUBSCRIBE Foo/Bar");
+        await c.ExpectOkAsync("SUBSCRIBE Gone");
+        await c.ExpectOkAsync("SUBSCRIBE Baz");
+        var sub = await c.ExpectOkAsync("LIST (SUBSCRIBED) \"\" *");
+        Assert.Contains("* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Baz\"", sub);
+        Assert.Contains("* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Foo/Bar\"", sub);
+        Assert.Contains("* LIST (\\NonExistent \\Subscribed) \"/\" \"Gone\"", sub);
+        Assert.DoesNotContain(sub, l => l.EndsWith("\"Foo\"", StringComparison.Ordinal));
+        var rec = await c.ExpectOkAsync("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %");
+        Assert.Contains("* LIST (\\HasChildren) \"/\" \"Foo\" (\"CHILDINFO\" (\"SUBSCRIBED\"))", rec);
+        var multi = await c.ExpectOkAsync("LIST \"\" (INBOX Baz) RETURN (SUBSCRIBED CHILDREN STATUS (MESSAGES UIDNEXT))");
+        Assert.Equal("* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\"", multi[0]);
+        Assert.Equal("* STATUS \"INBOX\" (MESSAGES 0 UIDNEXT 1)", multi[1]);
+        Assert.Equal("* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Baz\"", multi[2]);
+        Assert.Equal("* STATUS \"Baz\" (MESSAGES 0 UIDNEXT 1)", multi[3]);
+        Assert.StartsWith("t", (await c.CommandAsync("LIST (RECURSIVEMATCH) \"\" *"))[^1]);
+        Assert.Contains("BAD", (await c.CommandAsync("LIST (RECURSIVEMATCH) \"\" *"))[^1]);
+    }
+}
