@@ -104,7 +104,6 @@ internal sealed partial class ImapSession
             int seq = sel.SeqOf(uid);
             MessageDetails? details = null;
             MessageStructure? structure = null;
-            byte[]? content = null;
             if (needDetails)
             {
                 details = await _account!.GetMessageDetailsAsync(sel.Id, uid).ConfigureAwait(false);
@@ -112,24 +111,24 @@ internal sealed partial class ImapSession
                     continue; // expunged by another session; the EXPUNGE comes later
                 structure = details.Structure.Length > 0 ? MessageStructure.FromBytes(details.Structure) : null;
             }
+            Stream? content = null;
             if (needContent)
             {
                 try
                 {
-                    Stream s = await _account!.OpenContentAsync(sel.Id, uid).ConfigureAwait(false);
-                    await using (s.ConfigureAwait(false))
-                    {
-                        using var ms = new MemoryStream();
-                        await s.CopyToAsync(ms).ConfigureAwait(false);
-                        content = ms.ToArray();
-                    }
+                    content = await _account!.OpenContentAsync(sel.Id, uid).ConfigureAwait(false);
                 }
                 catch (MessageNotFoundException)
                 {
                     continue;
                 }
-                if (structure is null)
-                    structure = MessageStructure.Parse(content.AsSpan(details!.PrefixLength));
+            }
+            await using var contentScope = (content ?? Stream.Null).ConfigureAwait(false);
+            long size = content?.Length ?? 0;
+            if (content is not null && structure is null)
+            {
+                byte[] all = await MessageRendering.ReadRangeAsync(content, details!.PrefixLength, size - details.PrefixLength).ConfigureAwait(false);
+                structure = MessageStructure.Parse(all);
             }
             if (needDetails && structure is null)
                 structure = MessageStructure.Parse([]);
@@ -200,27 +199,41 @@ internal sealed partial class ImapSession
                         break;
                     case FetchItemKind.Rfc822:
                         Next();
-                        _w.Raw("RFC822 ").Literal(content);
+                        _w.Raw("RFC822");
+                        await WriteRangeAsync(content!, 0, size, null, null).ConfigureAwait(false);
                         break;
                     case FetchItemKind.Rfc822Header:
                         Next();
-                        _w.Raw("RFC822.HEADER ").Literal(MessageRendering.ExtractSection(content!, details!.PrefixLength, structure!, new Section([], SectionText.Header, [])));
+                        _w.Raw("RFC822.HEADER ").Literal(await MessageRendering.ReadSectionAsync(content!, size, details!.PrefixLength, structure!, new Section([], SectionText.Header, [])).ConfigureAwait(false));
                         break;
                     case FetchItemKind.Rfc822Text:
-                        Next();
-                        _w.Raw("RFC822.TEXT ").Literal(MessageRendering.ExtractSection(content!, details!.PrefixLength, structure!, new Section([], SectionText.Text, [])));
-                        break;
+                        {
+                            Next();
+                            _w.Raw("RFC822.TEXT");
+                            var (start, end) = MessageRendering.SectionRange(size, details!.PrefixLength, structure!, new Section([], SectionText.Text, [])) ?? (0, 0);
+                            await WriteRangeAsync(content!, start, end - start, null, null).ConfigureAwait(false);
+                            break;
+                        }
                     case FetchItemKind.BodySection:
                         {
                             Next();
-                            byte[] data = MessageRendering.ExtractSection(content!, details!.PrefixLength, structure!, item.Section!) ?? [];
                             _w.Raw("BODY[").Raw(item.Section!.ToString()).Raw("]");
-                            WritePartial(item, data, binary: false);
+                            if (item.Section.Text is SectionText.HeaderFields or SectionText.HeaderFieldsNot or SectionText.Header)
+                            {
+                                byte[] data = await MessageRendering.ReadSectionAsync(content!, size, details!.PrefixLength, structure!, item.Section).ConfigureAwait(false) ?? [];
+                                WritePartial(item, data, binary: false);
+                            }
+                            else
+                            {
+                                // Large sections go from the message file to the client without being held in memory.
+                                var (start, end) = MessageRendering.SectionRange(size, details!.PrefixLength, structure!, item.Section) ?? (0, 0);
+                                await WriteRangeAsync(content!, start, end - start, item.PartialOffset, item.PartialLength).ConfigureAwait(false);
+                            }
                             break;
                         }
                     case FetchItemKind.BinarySection:
                         {
-                            byte[]? data = MessageRendering.DecodeBinary(content!, details!.PrefixLength, structure!, item.Section!.Part);
+                            byte[]? data = await MessageRendering.DecodeBinaryAsync(content!, size, details!.PrefixLength, structure!, item.Section!.Part).ConfigureAwait(false);
                             if (data is null)
                                 throw new UnknownCteException();
                             Next();
@@ -230,7 +243,7 @@ internal sealed partial class ImapSession
                         }
                     case FetchItemKind.BinarySize:
                         {
-                            byte[]? data = MessageRendering.DecodeBinary(content!, details!.PrefixLength, structure!, item.Section!.Part);
+                            byte[]? data = await MessageRendering.DecodeBinaryAsync(content!, size, details!.PrefixLength, structure!, item.Section!.Part).ConfigureAwait(false);
                             if (data is null)
                                 throw new UnknownCteException();
                             Next();
@@ -254,6 +267,44 @@ internal sealed partial class ImapSession
     }
 
     private sealed class UnknownCteException : Exception;
+
+    /// <summary>Writes " {n}" then n octets of the stored message from <paramref name="start"/>, copied in chunks.</summary>
+    private async Task WriteRangeAsync(Stream content, long start, long length, uint? partialOffset, uint? partialLength)
+    {
+        if (partialOffset is uint offset)
+        {
+            // RFC 9051 §6.4.5: BODY[]<o.l> answers BODY[]<o> with at most l octets.
+            _w.Byte((byte)'<').Number(offset).Byte((byte)'>');
+            long skip = Math.Min(offset, length);
+            start += skip;
+            length = Math.Min(length - skip, partialLength ?? 0);
+        }
+        _w.Sp().LiteralHeader(length, binary: false);
+        if (length <= 64 * 1024)
+        {
+            _w.Raw(await MessageRendering.ReadRangeAsync(content, start, length).ConfigureAwait(false));
+            return;
+        }
+        await FlushAsync(default).ConfigureAwait(false);
+        content.Position = start;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            long left = length;
+            while (left > 0)
+            {
+                int n = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left))).ConfigureAwait(false);
+                if (n == 0)
+                    throw new IOException("message file shorter than recorded");
+                await _output.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                left -= n;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     private void WritePartial(FetchItem item, byte[] data, bool binary)
     {
@@ -435,7 +486,7 @@ internal sealed partial class ImapSession
         }
         catch (OperationCanceledException)
         {
-            _w.Raw("* BYE Idle for too long").Crlf();
+            _w.Raw(_server.Stopping.IsCancellationRequested ? "* BYE Server shutting down" : "* BYE Idle for too long").Crlf();
             _state = SessionState.Logout;
             return;
         }

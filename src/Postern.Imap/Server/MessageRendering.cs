@@ -135,10 +135,11 @@ internal static class MessageRendering
     }
 
     /// <summary>
-    /// The bytes of a section, or null when the part does not exist (RFC 9051 §6.4.5: then
-    /// the server returns an empty string). Header filtering is done here too.
+    /// Where a section lies in the stored message (prefix included): [Start, End). Null when the
+    /// part does not exist (RFC 9051 §6.4.5: the server then returns an empty string). For
+    /// HEADER.FIELDS(.NOT) the range is the header to filter.
     /// </summary>
-    public static byte[]? ExtractSection(byte[] content, int prefixLength, MessageStructure structure, Section section)
+    public static (long Start, long End)? SectionRange(long size, int prefixLength, MessageStructure structure, Section section)
     {
         MessagePart? part = section.Part.Count == 0 ? structure.Root : structure.FindPart(string.Join('.', section.Part));
         if (part is null)
@@ -147,30 +148,48 @@ internal static class MessageRendering
         bool top = section.Part.Count == 0;
         // For a message/rfc822 part, HEADER/TEXT refer to the embedded message.
         MessagePart msg = top ? part : part.EmbeddedMessage ?? part;
+        (long, long) range;
         switch (section.Text)
         {
             case SectionText.None:
-                return top ? content : Slice(content, p + part.BodyStart, p + part.End);
+                range = top ? (0, size) : (p + part.BodyStart, p + part.End);
+                break;
             case SectionText.Mime:
-                return Slice(content, p + part.HeaderStart, p + part.BodyStart);
+                range = (p + part.HeaderStart, p + part.BodyStart);
+                break;
             case SectionText.Text:
                 if (!top && part.EmbeddedMessage is null)
                     return null;
-                return Slice(content, p + msg.BodyStart, p + msg.End);
+                range = (p + msg.BodyStart, p + msg.End);
+                break;
             default:
                 if (!top && part.EmbeddedMessage is null)
                     return null;
-                byte[] header = top ? Slice(content, 0, p + msg.BodyStart) : Slice(content, p + msg.HeaderStart, p + msg.BodyStart);
-                return section.Text == SectionText.Header ? header
-                    : FilterHeader(header, section.Fields, section.Text == SectionText.HeaderFieldsNot);
+                range = top ? (0, p + msg.BodyStart) : (p + msg.HeaderStart, p + msg.BodyStart);
+                break;
         }
+        long start = Math.Clamp(range.Item1, 0, size);
+        long end = Math.Clamp(range.Item2, start, size);
+        return (start, end);
     }
 
-    private static byte[] Slice(byte[] content, long start, long end)
+    /// <summary>The bytes of a section read from the stored message (small sections: headers, MIME headers, decoded parts).</summary>
+    public static async Task<byte[]?> ReadSectionAsync(Stream content, long size, int prefixLength, MessageStructure structure, Section section)
     {
-        start = Math.Clamp(start, 0, content.Length);
-        end = Math.Clamp(end, start, content.Length);
-        return content.AsSpan((int)start, (int)(end - start)).ToArray();
+        if (SectionRange(size, prefixLength, structure, section) is not (long start, long end))
+            return null;
+        byte[] bytes = await ReadRangeAsync(content, start, end - start).ConfigureAwait(false);
+        return section.Text is SectionText.HeaderFields or SectionText.HeaderFieldsNot
+            ? FilterHeader(bytes, section.Fields, section.Text == SectionText.HeaderFieldsNot)
+            : bytes;
+    }
+
+    public static async Task<byte[]> ReadRangeAsync(Stream content, long start, long length)
+    {
+        var bytes = new byte[length];
+        content.Position = start;
+        await content.ReadExactlyAsync(bytes).ConfigureAwait(false);
+        return bytes;
     }
 
     /// <summary>Keeps (or drops) the named fields, with their continuation lines, and ends with the blank line.</summary>
@@ -203,16 +222,16 @@ internal static class MessageRendering
     }
 
     /// <summary>Decoded content of a part for BINARY[] (RFC 3516); null when the encoding is unknown.</summary>
-    public static byte[]? DecodeBinary(byte[] content, int prefixLength, MessageStructure structure, IReadOnlyList<int> partPath)
+    public static async Task<byte[]?> DecodeBinaryAsync(Stream content, long size, int prefixLength, MessageStructure structure, IReadOnlyList<int> partPath)
     {
         if (partPath.Count == 0)
-            return content;
+            return await ReadRangeAsync(content, 0, size).ConfigureAwait(false);
         MessagePart? part = structure.FindPart(string.Join('.', partPath));
         if (part is null)
             return [];
         if (!TransferDecoding.IsKnown(part.ContentTransferEncoding))
             return null;
-        byte[] body = Slice(content, prefixLength + part.BodyStart, prefixLength + part.End);
+        byte[] body = await ReadRangeAsync(content, prefixLength + part.BodyStart, part.End - part.BodyStart).ConfigureAwait(false);
         return TransferDecoding.Decode(body, part.ContentTransferEncoding);
     }
 }
