@@ -84,6 +84,8 @@ public sealed class ImapServer : IAsyncDisposable
                 : total > Options.MaxConnections ? "Too many connections" : null;
             Task session = RunSessionAsync(client, ip, implicitTls, id, refusal);
             _sessions[id] = session;
+            if (session.IsCompleted)
+                _sessions.TryRemove(id, out _);
         }
     }
 
