@@ -73,7 +73,23 @@ public sealed class TestClient : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
     private Stream _stream;
+    private BufferedStream? _buffered;
+    private Stream? _bufferedOver;
     private int _tag;
+
+    // Reads go through a buffer over the current stream (it changes after STARTTLS/COMPRESS).
+    private Stream ReadStream
+    {
+        get
+        {
+            if (_bufferedOver != _stream)
+            {
+                _buffered = new BufferedStream(_stream, 64 * 1024);
+                _bufferedOver = _stream;
+            }
+            return _buffered!;
+        }
+    }
 
     private TestClient(TcpClient tcp, Stream stream)
     {
@@ -153,7 +169,7 @@ public sealed class TestClient : IAsyncDisposable
         var bytes = new List<byte>();
         while (true)
         {
-            int n = await _stream.ReadAsync(one, cts.Token);
+            int n = await ReadStream.ReadAsync(one, cts.Token);
             if (n == 0)
                 throw new IOException("connection closed; got so far: " + Encoding.UTF8.GetString(bytes.ToArray()));
             bytes.Add(one[0]);
@@ -166,7 +182,7 @@ public sealed class TestClient : IAsyncDisposable
                 {
                     int len = int.Parse(m.Groups[1].Value);
                     byte[] lit = new byte[len];
-                    await _stream.ReadExactlyAsync(lit, cts.Token);
+                    await ReadStream.ReadExactlyAsync(lit, cts.Token);
                     bytes.RemoveRange(bytes.Count - 2, 2); // CRLF after the marker
                     bytes.Add((byte)'\n');
                     bytes.AddRange(lit);
