@@ -405,7 +405,7 @@ public sealed class MessageParser
         bool isMessage = part == _root || (_open.Count >= 2 && _open[^2].EmbeddedMessage == part);
         if (isMessage) part.Envelope = Envelope.FromHeaders(headers);
         if (part == _root) _rootHeaders = headers;
-        _preview.Consider(part, _limits);
+        _preview.Consider(part);
 
         if (part.IsMultipart)
         {

@@ -125,9 +125,8 @@ internal sealed class PreviewCapture
     private int _length;
     private bool _done;
 
-    public void Consider(MessagePart part, MessageLimits limits)
+    public void Consider(MessagePart part)
     {
-        _ = limits;
         if (_target is not null || _done) return;
         if (part.MediaType != "text" || part.MediaSubtype is not ("plain" or "html")) return;
         if (part.Disposition == "attachment") return;

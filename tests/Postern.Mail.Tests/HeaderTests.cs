@@ -119,3 +119,43 @@ public class MimeParameterTests
         Assert.Equal(64, MimeFieldValue.Parse(text).Parameters.Count);
     }
 }
+
+public class HeaderFormatterTests
+{
+    [Fact]
+    public void Long_values_fold_at_whitespace_and_parse_back()
+    {
+        var subject = string.Join(' ', Enumerable.Range(0, 40).Select(i => "wörd" + i));
+        var field = HeaderFormatter.FormatUnstructured("Subject", subject);
+        Assert.All(field.Split("\r\n"), line => Assert.True(line.Length <= HeaderFormatter.LineLength, line));
+        var h = HeaderList.Parse(Encoding.ASCII.GetBytes(field));
+        Assert.Equal(subject, h.GetDecoded("Subject"));
+    }
+
+    [Fact]
+    public void Line_breaks_in_values_cannot_inject_fields()
+    {
+        var field = HeaderFormatter.Format("Subject", "hi\r\nBcc: victim@example.com");
+        Assert.Single(HeaderList.Parse(Encoding.ASCII.GetBytes(field)));
+    }
+
+    [Fact]
+    public void Address_fields_encode_names()
+    {
+        var field = HeaderFormatter.FormatAddresses("To", [new MailAddress("Zoë", "z", "example.com"), new MailAddress(null, "a", "example.org")]);
+        var list = AddressParser.ParseMailboxes(HeaderList.Parse(Encoding.ASCII.GetBytes(field)).GetValue("To"));
+        Assert.Equal("Zoë", list[0].DisplayName);
+        Assert.Equal("a@example.org", list[1].Address);
+    }
+}
+
+public class HeaderFormatterLongWordTests
+{
+    [Fact]
+    public void Words_longer_than_a_line_never_produce_an_empty_line()
+    {
+        var field = HeaderFormatter.Format("X-Long", new string('a', 100) + " " + new string('b', 100) + " c");
+        Assert.DoesNotContain("\r\n\r\n", field, StringComparison.Ordinal);
+        Assert.Equal(new string('a', 100) + " " + new string('b', 100) + " c", HeaderList.Parse(Encoding.ASCII.GetBytes(field)).GetValue("X-Long"));
+    }
+}
