@@ -99,6 +99,10 @@ public sealed class TestClient : IAsyncDisposable
 
     public string Greeting { get; private set; } = "";
 
+    /// <summary>The server certificate when connected with TLS.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate =>
+        _stream is SslStream ssl && ssl.RemoteCertificate is { } cert ? new System.Security.Cryptography.X509Certificates.X509Certificate2(cert) : null;
+
     public static async Task<TestClient> ConnectAsync(int port, bool tls)
     {
         var tcp = new TcpClient();
