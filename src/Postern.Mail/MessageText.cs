@@ -1,0 +1,156 @@
+using System.Text;
+
+namespace Postern.Mail;
+
+/// <summary>Text extraction for search and previews (RFC 8970).</summary>
+public static class MessageText
+{
+    /// <summary>Most characters in a preview (RFC 8970 §3: at most 256 octets advised; we use 200 characters).</summary>
+    public const int PreviewLength = 200;
+
+    /// <summary>
+    /// The decoded text of a text/* part body: transfer-decoded, charset-decoded, and for
+    /// text/html with tags, scripts and styles removed and entities decoded. <paramref name="rawMessage"/>
+    /// is the whole raw message (offsets of <paramref name="part"/> refer to it).
+    /// </summary>
+    public static string DecodeText(MessagePart part, ReadOnlySpan<byte> rawMessage)
+    {
+        long end = Math.Min(part.End, rawMessage.Length);
+        long start = Math.Min(part.BodyStart, end);
+        var body = rawMessage[(int)start..(int)end];
+        return DecodeText(body, part.ContentTransferEncoding, part.Charset, part.MediaSubtype == "html");
+    }
+
+    /// <summary>Decodes a text body given its transfer encoding and charset.</summary>
+    public static string DecodeText(ReadOnlySpan<byte> body, string? transferEncoding, string? charset, bool html)
+    {
+        var bytes = TransferDecoding.Decode(body, transferEncoding);
+        var text = Charsets.Decode(bytes, charset);
+        return html ? StripHtml(text) : text;
+    }
+
+    /// <summary>
+    /// All searchable text of a message: decoded text/plain and text/html parts (not attachments
+    /// with another disposition), embedded messages included.
+    /// </summary>
+    public static string ExtractText(MessageStructure structure, ReadOnlySpan<byte> rawMessage)
+    {
+        var sb = new StringBuilder();
+        foreach (var p in structure.Root.Walk())
+        {
+            if (!p.IsText || p.IsMultipart || p.Disposition == "attachment") continue;
+            if (p.MediaSubtype is not ("plain" or "html")) continue;
+            if (sb.Length > 0) sb.Append('\n');
+            sb.Append(DecodeText(p, rawMessage));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Removes tags, comments, script and style contents; decodes entities; keeps line structure roughly.</summary>
+    public static string StripHtml(string html)
+    {
+        var sb = new StringBuilder(html.Length);
+        int i = 0;
+        while (i < html.Length)
+        {
+            char c = html[i];
+            if (c == '<')
+            {
+                if (string.CompareOrdinal(html, i, "<!--", 0, 4) == 0)
+                {
+                    int e = html.IndexOf("-->", i + 4, StringComparison.Ordinal);
+                    i = e < 0 ? html.Length : e + 3;
+                    continue;
+                }
+                int close = html.IndexOf('>', i + 1);
+                if (close < 0) { sb.Append(html, i, html.Length - i); break; }
+                var tag = html.AsSpan(i + 1, close - i - 1).TrimStart();
+                string? skipUntil = null;
+                if (tag.StartsWith("script", StringComparison.OrdinalIgnoreCase)) skipUntil = "</script";
+                else if (tag.StartsWith("style", StringComparison.OrdinalIgnoreCase)) skipUntil = "</style";
+                else if (tag.StartsWith("head", StringComparison.OrdinalIgnoreCase) && !tag.StartsWith("header", StringComparison.OrdinalIgnoreCase)) skipUntil = "</head";
+                if (skipUntil is not null)
+                {
+                    int e = html.IndexOf(skipUntil, close, StringComparison.OrdinalIgnoreCase);
+                    if (e >= 0)
+                    {
+                        int e2 = html.IndexOf('>', e);
+                        i = e2 < 0 ? html.Length : e2 + 1;
+                        continue;
+                    }
+                }
+                if (tag.StartsWith("br", StringComparison.OrdinalIgnoreCase) || tag.StartsWith("p", StringComparison.OrdinalIgnoreCase)
+                    || tag.StartsWith("/p", StringComparison.OrdinalIgnoreCase) || tag.StartsWith("div", StringComparison.OrdinalIgnoreCase)
+                    || tag.StartsWith("/div", StringComparison.OrdinalIgnoreCase) || tag.StartsWith("tr", StringComparison.OrdinalIgnoreCase))
+                    sb.Append('\n');
+                else sb.Append(' ');
+                i = close + 1;
+                continue;
+            }
+            sb.Append(c);
+            i++;
+        }
+        return System.Net.WebUtility.HtmlDecode(sb.ToString());
+    }
+
+    /// <summary>Collapses whitespace and cuts to <see cref="PreviewLength"/> characters (RFC 8970 §3).</summary>
+    public static string MakePreview(string text)
+    {
+        var sb = new StringBuilder(Math.Min(text.Length, PreviewLength + 1));
+        bool space = false;
+        foreach (char c in text)
+        {
+            if (char.IsWhiteSpace(c) || char.IsControl(c)) { space = true; continue; }
+            if (space && sb.Length > 0) sb.Append(' ');
+            space = false;
+            sb.Append(c);
+            if (sb.Length >= PreviewLength) break;
+        }
+        var s = sb.ToString();
+        if (s.Length > PreviewLength) s = s[..PreviewLength];
+        // Do not end inside a surrogate pair.
+        if (s.Length > 0 && char.IsHighSurrogate(s[^1])) s = s[..^1];
+        return s;
+    }
+}
+
+/// <summary>Keeps the first bytes of the first inline text part while streaming, for the preview.</summary>
+internal sealed class PreviewCapture
+{
+    private const int MaxBytes = 16 * 1024;
+    private MessagePart? _target;
+    private readonly byte[] _buffer = new byte[MaxBytes];
+    private int _length;
+    private bool _done;
+
+    public void Consider(MessagePart part, MessageLimits limits)
+    {
+        _ = limits;
+        if (_target is not null || _done) return;
+        if (part.MediaType != "text" || part.MediaSubtype is not ("plain" or "html")) return;
+        if (part.Disposition == "attachment") return;
+        _target = part;
+    }
+
+    public void Capture(ReadOnlySpan<byte> chunk, long chunkStart)
+    {
+        if (_target is null || _done) return;
+        long from = Math.Max(chunkStart, _target.BodyStart);
+        long to = Math.Min(chunkStart + chunk.Length, _target.BodyStart + MaxBytes);
+        if (_target.End > 0 && _target.End >= _target.BodyStart) to = Math.Min(to, _target.End);
+        if (to <= from) return;
+        long at = from - _target.BodyStart;
+        if (at != _length) return; // a gap (body start inside an earlier partial line): keep what is contiguous
+        chunk[(int)(from - chunkStart)..(int)(to - chunkStart)].CopyTo(_buffer.AsSpan(_length));
+        _length += (int)(to - from);
+        if (_length >= MaxBytes) _done = true;
+    }
+
+    public string? Build()
+    {
+        if (_target is null) return null;
+        int len = (int)Math.Min(_length, Math.Max(0, _target.End - _target.BodyStart));
+        var text = MessageText.DecodeText(_buffer.AsSpan(0, len), _target.ContentTransferEncoding, _target.Charset, _target.MediaSubtype == "html");
+        return MessageText.MakePreview(text);
+    }
+}

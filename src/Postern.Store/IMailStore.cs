@@ -1,0 +1,147 @@
+namespace Postern.Store;
+
+/// <summary>
+/// The mail store of one data directory (embedded SQLite) or one database (PostgreSQL, later).
+/// Account stores are shared: every <see cref="OpenAccountAsync"/> returns the same instance while it is in use,
+/// reference-counted; dispose what you opened.
+/// </summary>
+public interface IMailStore : IAsyncDisposable
+{
+    /// <summary>What spans accounts: accounts, addresses, login attempts.</summary>
+    IAccountDirectory Directory { get; }
+
+    /// <summary>Opens (or shares) the store of an account. Throws <see cref="AccountNotFoundException"/>.</summary>
+    ValueTask<IAccountStore> OpenAccountAsync(string accountName, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The global part of the store: accounts, credentials, quota limits, addresses and the login-attempt log.</summary>
+public interface IAccountDirectory
+{
+    /// <summary>Creates an account with its default mailboxes: INBOX, Drafts (\Drafts), Sent (\Sent), Archive (\Archive), Trash (\Trash), Junk (\Junk).</summary>
+    Task<AccountInfo> CreateAccountAsync(string name, long? quotaBytes = null, CancellationToken cancellationToken = default);
+
+    /// <summary>All accounts, by name.</summary>
+    Task<IReadOnlyList<AccountInfo>> ListAccountsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>One account, or null.</summary>
+    Task<AccountInfo?> GetAccountAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>The opaque credentials string (derived secrets, never a clear password), or null when none set.</summary>
+    Task<string?> GetCredentialsAsync(string accountName, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces the opaque credentials string.</summary>
+    Task SetCredentialsAsync(string accountName, string? credentials, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets or clears the storage limit; takes effect at once for open account stores.</summary>
+    Task SetQuotaAsync(string accountName, long? quotaBytes, CancellationToken cancellationToken = default);
+
+    /// <summary>Maps an email address (compared case-insensitively) to an account. Throws <see cref="AddressExistsException"/>.</summary>
+    Task AddAddressAsync(string address, string accountName, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes an address mapping; false when it did not exist.</summary>
+    Task<bool> RemoveAddressAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>The account an address belongs to, or null.</summary>
+    Task<string?> LookupAddressAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>Addresses of an account.</summary>
+    Task<IReadOnlyList<string>> ListAddressesAsync(string accountName, CancellationToken cancellationToken = default);
+
+    /// <summary>Logs a login attempt; old entries are pruned (bounded retention).</summary>
+    Task RecordLoginAttemptAsync(LoginAttempt attempt, CancellationToken cancellationToken = default);
+
+    /// <summary>Most recent login attempts first, optionally only for one login name.</summary>
+    Task<IReadOnlyList<LoginAttempt>> ListLoginAttemptsAsync(string? loginName = null, int limit = 100, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// The mail of one account. Thread-safe: many sessions use one instance. Writes go through one queue and are
+/// group-committed (several callers' changes in one durable transaction); reads use pooled connections.
+/// Mailboxes are addressed by id after lookup (ids are stable across renames).
+/// </summary>
+public interface IAccountStore : IAsyncDisposable
+{
+    /// <summary>Account name.</summary>
+    string AccountName { get; }
+
+    // ---- mailboxes ----
+
+    /// <summary>All mailboxes (including \Noselect placeholders), by name.</summary>
+    Task<IReadOnlyList<MailboxInfo>> ListMailboxesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A mailbox by name (INBOX case-insensitive), or null.</summary>
+    Task<MailboxInfo?> GetMailboxAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>A mailbox by id, or null.</summary>
+    Task<MailboxInfo?> GetMailboxAsync(long mailboxId, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a mailbox, and its missing parents. A name used before gets a strictly greater UIDVALIDITY.</summary>
+    Task<MailboxInfo> CreateMailboxAsync(string name, SpecialUse specialUse = SpecialUse.None, CancellationToken cancellationToken = default);
+
+    /// <summary>Renames a mailbox and its children. Renaming INBOX moves its messages into a new mailbox and leaves INBOX empty (RFC 9051 §6.3.6).</summary>
+    Task<MailboxInfo> RenameMailboxAsync(string oldName, string newName, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a mailbox and its messages; with children it stays as a \Noselect placeholder (RFC 9051 §6.3.5).</summary>
+    Task DeleteMailboxAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets special-use attributes of a mailbox (RFC 6154 CREATE-SPECIAL-USE / METADATA).</summary>
+    Task SetSpecialUseAsync(long mailboxId, SpecialUse specialUse, CancellationToken cancellationToken = default);
+
+    /// <summary>Subscribes or unsubscribes a name; the mailbox need not exist.</summary>
+    Task SetSubscribedAsync(string name, bool subscribed, CancellationToken cancellationToken = default);
+
+    /// <summary>Subscribed names, sorted.</summary>
+    Task<IReadOnlyList<string>> ListSubscriptionsAsync(CancellationToken cancellationToken = default);
+
+    // ---- messages ----
+
+    /// <summary>A temporary file in the account's tmp folder for streaming a big message (see <see cref="MessageSource.FromTempFile"/>).</summary>
+    TempMessageFile CreateTempFile();
+
+    /// <summary>Appends one or several messages atomically (MULTIAPPEND, RFC 3502; import batches). Durable when it returns.</summary>
+    Task<AppendResult> AppendAsync(long mailboxId, IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken = default);
+
+    /// <summary>All messages of a mailbox in UID order, as compact records.</summary>
+    Task<IReadOnlyList<MessageRecord>> ListMessagesAsync(long mailboxId, CancellationToken cancellationToken = default);
+
+    /// <summary>Records of the messages with UIDs in the set, in UID order (missing UIDs are skipped).</summary>
+    Task<IReadOnlyList<MessageRecord>> GetMessagesAsync(long mailboxId, UidSet uids, CancellationToken cancellationToken = default);
+
+    /// <summary>Structure blob and header data of a message, or null when it is gone.</summary>
+    Task<MessageDetails?> GetMessageDetailsAsync(long mailboxId, uint uid, CancellationToken cancellationToken = default);
+
+    /// <summary>Opens the full message (prefix then file bytes) as a readable, seekable stream. Throws <see cref="MessageNotFoundException"/>.</summary>
+    Task<Stream> OpenContentAsync(long mailboxId, uint uid, CancellationToken cancellationToken = default);
+
+    /// <summary>Changes flags on the messages in the set. With <paramref name="unchangedSince"/>, messages whose MODSEQ is greater are not changed and reported (RFC 7162 §3.1.3).</summary>
+    Task<StoreFlagsResult> StoreFlagsAsync(long mailboxId, UidSet uids, FlagChange change, long? unchangedSince = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Copies messages; the bytes are shared, not duplicated.</summary>
+    Task<CopyResult> CopyAsync(long sourceMailboxId, UidSet uids, long destinationMailboxId, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves messages atomically (RFC 6851): one transaction adds them to the destination and expunges them from the source.</summary>
+    Task<CopyResult> MoveAsync(long sourceMailboxId, UidSet uids, long destinationMailboxId, CancellationToken cancellationToken = default);
+
+    /// <summary>Expunges messages with \Deleted, optionally only those in <paramref name="uids"/> (UID EXPUNGE, RFC 4315).</summary>
+    Task<ExpungeResult> ExpungeAsync(long mailboxId, UidSet? uids = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Messages changed and UIDs expunged after <paramref name="modSeq"/> (CONDSTORE/QRESYNC).</summary>
+    Task<MailboxChanges> GetChangesSinceAsync(long mailboxId, long modSeq, CancellationToken cancellationToken = default);
+
+    /// <summary>Keywords present on messages of the mailbox, for FLAGS and PERMANENTFLAGS.</summary>
+    Task<IReadOnlyList<string>> GetKeywordsAsync(long mailboxId, CancellationToken cancellationToken = default);
+
+    /// <summary>Atomically claims the \Recent messages of a mailbox (IMAP4rev1): each UID is returned to exactly one caller.</summary>
+    Task<IReadOnlyList<uint>> ClaimRecentAsync(long mailboxId, CancellationToken cancellationToken = default);
+
+    /// <summary>Storage limit and usage.</summary>
+    Task<QuotaInfo> GetQuotaAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The account's highest MODSEQ so far.</summary>
+    Task<long> GetHighestModSeqAsync(CancellationToken cancellationToken = default);
+
+    // ---- change feed ----
+
+    /// <summary>Subscribes to the account's changes. At most <paramref name="capacity"/> events are buffered; beyond, the subscriber gets <see cref="FeedOverflow"/>.</summary>
+    IChangeSubscription Subscribe(int capacity = 1024);
+}
