@@ -1,0 +1,318 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Postern.Store.Sqlite;
+
+/// <summary>
+/// Group commit. Every change to an account goes through this single writer. The loop takes all requests
+/// queued at that moment (up to <see cref="MaxBatch"/>), runs each inside its own savepoint of one transaction
+/// (a failing request is rolled back alone), fsyncs the message folders that received renames, commits once with
+/// synchronous=FULL, and only then completes the callers and publishes the change feed. Message bytes were
+/// written and fsynced by the callers before queuing, in parallel, so a batch costs one folder fsync per shard
+/// and one WAL fsync however many appends it holds. Nothing is acknowledged before it is durable.
+/// </summary>
+internal sealed class AccountWriter : IAsyncDisposable
+{
+    /// <summary>Most requests in one transaction, bounding the latency a batch adds.</summary>
+    public const int MaxBatch = 256;
+
+    private readonly Channel<WriteRequest> _queue = Channel.CreateUnbounded<WriteRequest>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly WriteContext _ctx;
+    private readonly ChangeFeed _feed;
+    private readonly Task _loop;
+
+    public AccountWriter(SqliteConnection connection, MessageFiles files, ChangeFeed feed, Func<long?> quota)
+    {
+        _ctx = new WriteContext(connection, files, quota);
+        _feed = feed;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public Task<T> EnqueueAsync<T>(Func<WriteContext, T> operation, CancellationToken cancellationToken, Action? onFailure = null)
+    {
+        var req = new WriteRequest<T>(operation, cancellationToken, onFailure);
+        if (!_queue.Writer.TryWrite(req)) throw new ObjectDisposedException(nameof(AccountWriter), "account store closed");
+        return req.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<WriteRequest>(MaxBatch);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && reader.TryRead(out var r)) batch.Add(r);
+            RunBatch(batch);
+        }
+    }
+
+    private void RunBatch(List<WriteRequest> batch)
+    {
+        var succeeded = new List<WriteRequest>(batch.Count);
+        try
+        {
+            _ctx.BeginBatch();
+            for (int i = 0; i < batch.Count; i++)
+            {
+                var req = batch[i];
+                if (req.CancellationToken.IsCancellationRequested)
+                {
+                    req.Cancel();
+                    continue;
+                }
+                _ctx.BeginOperation(i);
+                try
+                {
+                    req.Run(_ctx);
+                    _ctx.EndOperation(commit: true, i);
+                    succeeded.Add(req);
+                }
+                catch (Exception ex)
+                {
+                    _ctx.EndOperation(commit: false, i);
+                    req.Fail(ex);
+                }
+            }
+            _ctx.CommitBatch();
+        }
+        catch (Exception ex)
+        {
+            _ctx.AbortBatch();
+            foreach (var req in succeeded) req.Fail(ex);
+            return;
+        }
+        _ctx.AfterCommit();
+        _feed.Publish(_ctx.CommittedChanges);
+        foreach (var req in succeeded) req.Complete();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+        _ctx.Dispose();
+    }
+
+    private abstract class WriteRequest
+    {
+        public abstract CancellationToken CancellationToken { get; }
+        public abstract void Run(WriteContext ctx);
+        public abstract void Fail(Exception ex);
+        public abstract void Cancel();
+        public abstract void Complete();
+    }
+
+    private sealed class WriteRequest<T>(Func<WriteContext, T> operation, CancellationToken cancellationToken, Action? onFailure) : WriteRequest
+    {
+        private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+
+        public Task<T> Task => _tcs.Task;
+        public override CancellationToken CancellationToken => cancellationToken;
+        public override void Run(WriteContext ctx) => _result = operation(ctx);
+
+        public override void Fail(Exception ex)
+        {
+            onFailure?.Invoke();
+            _tcs.TrySetException(ex);
+        }
+
+        public override void Cancel()
+        {
+            onFailure?.Invoke();
+            _tcs.TrySetCanceled(cancellationToken);
+        }
+
+        public override void Complete() => _tcs.TrySetResult(_result!);
+    }
+}
+
+/// <summary>
+/// State of the writer connection during a batch: the transaction, account counters (MODSEQ, blob ids,
+/// UIDVALIDITY, usage) kept in memory and written once per batch, files renamed or to delete, and events.
+/// Everything an operation did is undone with its savepoint when it fails.
+/// </summary>
+internal sealed class WriteContext : IDisposable
+{
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Func<long?> _quota;
+    private readonly List<string> _opRenamed = [];
+    private readonly List<string> _batchRenamed = [];
+    private readonly List<string> _opDeleteAfterCommit = [];
+    private readonly List<string> _batchDeleteAfterCommit = [];
+    private readonly List<StoreChange> _opChanges = [];
+    private readonly List<StoreChange> _batchChanges = [];
+    private readonly HashSet<string> _dirsToSync = new(StringComparer.Ordinal);
+    private (long ModSeq, long NextBlobId, long NextUidValidity, long Size) _saved;
+    private bool _countersLoaded;
+
+    public WriteContext(SqliteConnection connection, MessageFiles files, Func<long?> quota)
+    {
+        Connection = connection;
+        Files = files;
+        _quota = quota;
+    }
+
+    public SqliteConnection Connection { get; }
+    public MessageFiles Files { get; }
+    public SqliteTransaction Transaction { get; private set; } = null!;
+    public long ModSeq { get; private set; }
+    public long NextBlobId { get; private set; }
+    public long NextUidValidity { get; private set; }
+    public long AccountSize { get; set; }
+    public long? QuotaLimit => _quota();
+    public DateTimeOffset Now { get; private set; }
+    public IReadOnlyList<StoreChange> CommittedChanges => _batchChanges;
+
+    public long NewModSeq() => ++ModSeq;
+
+    public long NewBlobId() => NextBlobId++;
+
+    /// <summary>A UIDVALIDITY strictly greater than any given before in this account; seeded from the clock so a re-created account also starts higher.</summary>
+    public uint NewUidValidity()
+    {
+        long now = Now.ToUnixTimeSeconds();
+        long v = Math.Max(NextUidValidity, Math.Min(now, uint.MaxValue - 1));
+        if (v >= uint.MaxValue) throw new StoreException("UIDVALIDITY space exhausted");
+        NextUidValidity = v + 1;
+        return (uint)v;
+    }
+
+    public void AddChange(StoreChange change) => _opChanges.Add(change);
+
+    /// <summary>Moves a durable temp file into the message folder; the folder is fsynced before the commit.</summary>
+    public void RenameIntoPlace(string tempPath, long blobId)
+    {
+        Files.EnsureShard(blobId);
+        string dest = Files.PathFor(blobId);
+        File.Move(tempPath, dest, overwrite: true);
+        _opRenamed.Add(dest);
+        _dirsToSync.Add(Path.GetDirectoryName(dest)!);
+    }
+
+    public void DeleteFileAfterCommit(string path) => _opDeleteAfterCommit.Add(path);
+
+    public SqliteCommand Command(string sql)
+    {
+        if (!_commands.TryGetValue(sql, out var cmd))
+        {
+            cmd = Connection.CreateCommand();
+            cmd.CommandText = sql;
+            _commands[sql] = cmd;
+        }
+        cmd.Parameters.Clear();
+        cmd.Transaction = Transaction;
+        return cmd;
+    }
+
+    public int Exec(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
+    {
+        var cmd = Command(sql);
+        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        return cmd.ExecuteNonQuery();
+    }
+
+    public object? Scalar(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
+    {
+        var cmd = Command(sql);
+        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        var r = cmd.ExecuteScalar();
+        return r is DBNull ? null : r;
+    }
+
+    public SqliteDataReader Query(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
+    {
+        var cmd = Command(sql);
+        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        return cmd.ExecuteReader();
+    }
+
+    public void BeginBatch()
+    {
+        _batchRenamed.Clear();
+        _batchDeleteAfterCommit.Clear();
+        _batchChanges.Clear();
+        _dirsToSync.Clear();
+        Now = DateTimeOffset.UtcNow;
+        Transaction = Connection.BeginTransaction(deferred: false);
+        if (!_countersLoaded) LoadCounters();
+    }
+
+    private void LoadCounters()
+    {
+        using var r = Query("SELECT modseq, next_blob_id, next_uidvalidity, size FROM account_state WHERE id = 1");
+        if (!r.Read()) throw new StoreException("account_state row missing");
+        ModSeq = r.GetInt64(0);
+        NextBlobId = r.GetInt64(1);
+        NextUidValidity = r.GetInt64(2);
+        AccountSize = r.GetInt64(3);
+        _countersLoaded = true;
+    }
+
+    public void BeginOperation(int index)
+    {
+        _saved = (ModSeq, NextBlobId, NextUidValidity, AccountSize);
+        _opRenamed.Clear();
+        _opDeleteAfterCommit.Clear();
+        _opChanges.Clear();
+        Transaction.Save(SavepointName(index));
+    }
+
+    public void EndOperation(bool commit, int index)
+    {
+        if (commit)
+        {
+            Transaction.Release(SavepointName(index));
+            _batchRenamed.AddRange(_opRenamed);
+            _batchDeleteAfterCommit.AddRange(_opDeleteAfterCommit);
+            _batchChanges.AddRange(_opChanges);
+            return;
+        }
+        Transaction.Rollback(SavepointName(index));
+        (ModSeq, NextBlobId, NextUidValidity, AccountSize) = _saved;
+        foreach (var f in _opRenamed) MessageFiles.TryDelete(f);
+    }
+
+    private static string SavepointName(int index) => "op" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public void CommitBatch()
+    {
+        Exec("UPDATE account_state SET modseq = $m, next_blob_id = $b, next_uidvalidity = $u, size = $s WHERE id = 1",
+            ("$m", ModSeq), ("$b", NextBlobId), ("$u", NextUidValidity), ("$s", AccountSize));
+        // POSIX: the renames are durable only once their folders are fsynced; do it before the commit makes rows point at them.
+        foreach (var dir in _dirsToSync) NativeMethods.FsyncDirectory(dir);
+        Transaction.Commit();
+        Transaction.Dispose();
+    }
+
+    public void AbortBatch()
+    {
+        try
+        {
+            Transaction?.Rollback();
+        }
+        catch (Exception)
+        {
+            // The connection may already have rolled back after an I/O error.
+        }
+        Transaction?.Dispose();
+        _countersLoaded = false;
+        foreach (var f in _batchRenamed) MessageFiles.TryDelete(f);
+        foreach (var f in _opRenamed) MessageFiles.TryDelete(f);
+        _batchChanges.Clear();
+    }
+
+    public void AfterCommit()
+    {
+        // Unreferenced files are removed only after the commit; a crash before leaves an orphan the verifier removes.
+        foreach (var f in _batchDeleteAfterCommit) MessageFiles.TryDelete(f);
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in _commands.Values) c.Dispose();
+        _commands.Clear();
+        Connection.Dispose();
+    }
+}

@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+
+namespace Postern.Store.Sqlite;
+
+/// <summary>
+/// Directory fsync. .NET cannot open a directory as a file, but after rename(2) the new directory entry is only
+/// durable once the directory itself is fsynced (POSIX). On Windows the rename is journaled by NTFS; nothing to do.
+/// </summary>
+internal static partial class NativeMethods
+{
+    private const int O_RDONLY = 0;
+    private const int O_DIRECTORY_LINUX = 0x10000;
+    private const int O_DIRECTORY_MACOS = 0x100000;
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
+    public static void FsyncDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        int flags = O_RDONLY | (OperatingSystem.IsMacOS() ? O_DIRECTORY_MACOS : O_DIRECTORY_LINUX);
+        int fd = Open(path, flags);
+        if (fd < 0) throw new IOException($"open directory {path} for fsync failed: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            if (Fsync(fd) != 0) throw new IOException($"fsync directory {path} failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+}

@@ -1,0 +1,353 @@
+using Microsoft.Data.Sqlite;
+
+namespace Postern.Store.Sqlite;
+
+/// <summary>
+/// One account on SQLite: <c>accounts/&lt;name&gt;/index.db</c> plus message files. Reads run on pooled
+/// read connections (WAL lets them proceed during writes); every change goes through the <see cref="AccountWriter"/>.
+/// Shared by all sessions of the account and reference-counted by <see cref="SqliteMailStore"/>.
+/// </summary>
+internal sealed class SqliteAccountStore : IAccountStore
+{
+    private readonly string _readConnectionString;
+    private readonly AccountWriter _writer;
+    private readonly ChangeFeed _feed = new();
+    private readonly MessageFiles _files;
+    private readonly SqliteMailStore _owner;
+    private long _quota; // -1: no limit
+    internal int RefCount;
+
+    private SqliteAccountStore(SqliteMailStore owner, string name, string directory, SqliteConnection writerConnection, long? quota)
+    {
+        _owner = owner;
+        AccountName = name;
+        _files = new MessageFiles(directory);
+        _quota = quota ?? -1;
+        _readConnectionString = Db.ConnectionString(Path.Combine(directory, "index.db"), readOnly: true);
+        _writer = new AccountWriter(writerConnection, _files, _feed, () => Quota);
+    }
+
+    public string AccountName { get; }
+
+    internal static SqliteAccountStore Open(SqliteMailStore owner, string name, string directory, long? quota)
+    {
+        Directory.CreateDirectory(directory);
+        var files = new MessageFiles(directory);
+        files.EnsureDirectories();
+        var conn = Db.OpenWriter(Path.Combine(directory, "index.db"));
+        try
+        {
+            Schema.EnsureAccount(conn, tx => InitializeAccount(conn, tx));
+        }
+        catch
+        {
+            conn.Dispose();
+            throw;
+        }
+        return new SqliteAccountStore(owner, name, directory, conn, quota);
+    }
+
+    /// <summary>New account: counters and the default mailboxes, subscribed, in the schema's transaction.</summary>
+    internal static void InitializeAccount(SqliteConnection conn, SqliteTransaction tx)
+    {
+        long uidValidity = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        long modseq = 0;
+        foreach (var (name, use) in MailboxWrites.Defaults)
+        {
+            modseq++;
+            Db.Exec(conn, tx, "INSERT INTO mailbox (name, special_use, uidvalidity, highestmodseq) VALUES ($n, $su, $uv, $ms)",
+                ("$n", name), ("$su", (int)use), ("$uv", uidValidity++), ("$ms", modseq));
+            Db.Exec(conn, tx, "INSERT INTO subscription (name) VALUES ($n)", ("$n", name));
+        }
+        Db.Exec(conn, tx, "INSERT INTO account_state (id, modseq, next_blob_id, next_uidvalidity, size) VALUES (1, $ms, 1, $uv, 0)",
+            ("$ms", modseq), ("$uv", uidValidity));
+    }
+
+    internal void SetQuota(long? quota) => Volatile.Write(ref _quota, quota ?? -1);
+
+    private long? Quota => Volatile.Read(ref _quota) is var q && q >= 0 ? q : null;
+
+    private SqliteConnection OpenReader()
+    {
+        var conn = new SqliteConnection(_readConnectionString);
+        conn.Open();
+        return conn;
+    }
+
+    // ---------------- mailboxes ----------------
+
+    private const string MailboxSelect = """
+        SELECT m.id, m.name, m.special_use, m.subscribed, m.selectable, m.uidvalidity, m.uidnext, m.highestmodseq,
+               m.messages, m.unseen, m.deleted, m.size
+        FROM (SELECT mailbox.*, EXISTS (SELECT 1 FROM subscription s WHERE s.name = mailbox.name) AS subscribed FROM mailbox) m
+        """;
+
+    private static MailboxInfo ReadMailbox(SqliteDataReader r) => new(
+        r.GetInt64(0), r.GetString(1), (SpecialUse)r.GetInt32(2), r.GetInt64(3) != 0, r.GetInt64(4) != 0,
+        (uint)r.GetInt64(5), (uint)r.GetInt64(6), r.GetInt64(7), r.GetInt32(8), r.GetInt32(9), r.GetInt32(10), r.GetInt64(11));
+
+    public Task<IReadOnlyList<MailboxInfo>> ListMailboxesAsync(CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, MailboxSelect + " ORDER BY m.name");
+        using var r = cmd.ExecuteReader();
+        var list = new List<MailboxInfo>();
+        while (r.Read()) list.Add(ReadMailbox(r));
+        return Task.FromResult<IReadOnlyList<MailboxInfo>>(list);
+    }
+
+    public Task<MailboxInfo?> GetMailboxAsync(string name, CancellationToken cancellationToken = default)
+    {
+        name = MailboxNames.Normalize(name);
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, MailboxSelect + " WHERE m.name = $n", ("$n", name));
+        using var r = cmd.ExecuteReader();
+        return Task.FromResult(r.Read() ? ReadMailbox(r) : null);
+    }
+
+    public Task<MailboxInfo?> GetMailboxAsync(long mailboxId, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, MailboxSelect + " WHERE m.id = $id", ("$id", mailboxId));
+        using var r = cmd.ExecuteReader();
+        return Task.FromResult(r.Read() ? ReadMailbox(r) : null);
+    }
+
+    public async Task<MailboxInfo> CreateMailboxAsync(string name, SpecialUse specialUse = SpecialUse.None, CancellationToken cancellationToken = default)
+    {
+        long id = await _writer.EnqueueAsync(ctx => MailboxWrites.Create(ctx, name, specialUse), cancellationToken).ConfigureAwait(false);
+        return await GetMailboxAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new MailboxNotFoundException(name);
+    }
+
+    public async Task<MailboxInfo> RenameMailboxAsync(string oldName, string newName, CancellationToken cancellationToken = default)
+    {
+        long id = await _writer.EnqueueAsync(ctx => MailboxWrites.Rename(ctx, oldName, newName), cancellationToken).ConfigureAwait(false);
+        return await GetMailboxAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new MailboxNotFoundException(newName);
+    }
+
+    public Task DeleteMailboxAsync(string name, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => { MailboxWrites.Delete(ctx, name); return true; }, cancellationToken);
+
+    public Task SetSpecialUseAsync(long mailboxId, SpecialUse specialUse, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => { MailboxWrites.SetSpecialUse(ctx, mailboxId, specialUse); return true; }, cancellationToken);
+
+    public Task SetSubscribedAsync(string name, bool subscribed, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => { MailboxWrites.SetSubscribed(ctx, name, subscribed); return true; }, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListSubscriptionsAsync(CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT name FROM subscription ORDER BY name");
+        using var r = cmd.ExecuteReader();
+        var list = new List<string>();
+        while (r.Read()) list.Add(r.GetString(0));
+        return Task.FromResult<IReadOnlyList<string>>(list);
+    }
+
+    // ---------------- messages ----------------
+
+    public TempMessageFile CreateTempFile() => new(_files.NewTempPath());
+
+    public async Task<AppendResult> AppendAsync(long mailboxId, IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(messages.Count);
+        foreach (var m in messages) Keywords.Validate(m.Keywords);
+        // Bytes are written and fsynced here, in the caller's task, so concurrent appends fsync in parallel
+        // and the writer's batch only renames, fsyncs folders and commits.
+        var prepared = new List<MessageWrites.PreparedMessage>(messages.Count);
+        try
+        {
+            foreach (var m in messages)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                switch (m.Content)
+                {
+                    case MemoryMessageSource mem:
+                        string path = await Task.Run(() => _files.WriteTempDurably(mem.Bytes.Span), cancellationToken).ConfigureAwait(false);
+                        prepared.Add(new(m, path, mem.Bytes.Length));
+                        break;
+                    case TempFileMessageSource tmp:
+                        long length = tmp.File.FlushAndClose();
+                        tmp.File.Consumed = true;
+                        prepared.Add(new(m, tmp.File.Path, length));
+                        break;
+                    default:
+                        throw new ArgumentException("unknown message source", nameof(messages));
+                }
+            }
+        }
+        catch
+        {
+            DeleteTemps(prepared);
+            throw;
+        }
+        return await _writer.EnqueueAsync(ctx => MessageWrites.Append(ctx, mailboxId, prepared), cancellationToken, () => DeleteTemps(prepared)).ConfigureAwait(false);
+    }
+
+    private static void DeleteTemps(List<MessageWrites.PreparedMessage> prepared)
+    {
+        // Temp files still in tmp/ after a failure; those already renamed were removed by the writer.
+        foreach (var p in prepared) MessageFiles.TryDelete(p.TempPath);
+    }
+
+    internal const string RecordColumns = "uid, modseq, flags, keywords, size, internaldate, savedate";
+
+    internal static MessageRecord ReadRecord(SqliteDataReader r) => new(
+        (uint)r.GetInt64(0), r.GetInt64(1), (SystemFlags)r.GetInt32(2), Keywords.Parse(r.GetString(3)), r.GetInt64(4),
+        Db.FromUnixMs(r.GetInt64(5)), Db.FromUnixMs(r.GetInt64(6)));
+
+    public Task<IReadOnlyList<MessageRecord>> ListMessagesAsync(long mailboxId, CancellationToken cancellationToken = default) =>
+        GetMessagesAsync(mailboxId, UidSet.All, cancellationToken);
+
+    public Task<IReadOnlyList<MessageRecord>> GetMessagesAsync(long mailboxId, UidSet uids, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var tx = conn.BeginTransaction(deferred: true);
+        using var cmd = Db.Command(conn, tx, $"SELECT {RecordColumns} FROM message WHERE mailbox_id = $mb AND uid BETWEEN $a AND $b ORDER BY uid");
+        var pMb = cmd.Parameters.AddWithValue("$mb", mailboxId);
+        var pA = cmd.Parameters.AddWithValue("$a", 0L);
+        var pB = cmd.Parameters.AddWithValue("$b", 0L);
+        var list = new List<MessageRecord>();
+        foreach (var range in uids.Ranges)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            pA.Value = (long)range.First;
+            pB.Value = (long)range.Last;
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) list.Add(ReadRecord(r));
+        }
+        return Task.FromResult<IReadOnlyList<MessageRecord>>(list);
+    }
+
+    public Task<MessageDetails?> GetMessageDetailsAsync(long mailboxId, uint uid, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, """
+            SELECT m.uid, b.size, length(b.prefix), b.structure, b.message_id, b.in_reply_to, b.refs, b.base_subject, b.subject, b.date,
+                   b.from_addr, b.from_name, b.to_addr, b.to_name, b.cc_addr, b.cc_name, b.preview
+            FROM message m JOIN blob b ON b.id = m.blob_id WHERE m.mailbox_id = $mb AND m.uid = $uid
+            """, ("$mb", mailboxId), ("$uid", (long)uid));
+        using var r = cmd.ExecuteReader();
+        if (!r.Read()) return Task.FromResult<MessageDetails?>(null);
+        var meta = new MessageMeta
+        {
+            MessageId = Db.NullableString(r, 4), InReplyTo = Db.NullableString(r, 5), References = Db.NullableString(r, 6),
+            BaseSubject = Db.NullableString(r, 7), Subject = Db.NullableString(r, 8),
+            Date = r.IsDBNull(9) ? null : Db.FromUnixMs(r.GetInt64(9)),
+            FromAddress = Db.NullableString(r, 10), FromName = Db.NullableString(r, 11), ToAddress = Db.NullableString(r, 12),
+            ToName = Db.NullableString(r, 13), CcAddress = Db.NullableString(r, 14), CcName = Db.NullableString(r, 15), Preview = Db.NullableString(r, 16),
+        };
+        byte[] structure = r.IsDBNull(3) ? [] : (byte[])r.GetValue(3);
+        return Task.FromResult<MessageDetails?>(new MessageDetails((uint)r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? 0 : r.GetInt32(2), structure, meta));
+    }
+
+    public Task<Stream> OpenContentAsync(long mailboxId, uint uid, CancellationToken cancellationToken = default)
+    {
+        long blobId;
+        byte[] prefix;
+        using (var conn = OpenReader())
+        using (var cmd = Db.Command(conn, null, "SELECT b.id, b.prefix FROM message m JOIN blob b ON b.id = m.blob_id WHERE m.mailbox_id = $mb AND m.uid = $uid",
+            ("$mb", mailboxId), ("$uid", (long)uid)))
+        using (var r = cmd.ExecuteReader())
+        {
+            if (!r.Read()) throw new MessageNotFoundException(mailboxId, uid);
+            blobId = r.GetInt64(0);
+            prefix = r.IsDBNull(1) ? [] : (byte[])r.GetValue(1);
+        }
+        // Files are immutable and deleted only after their last reference is committed away; an open handle keeps reading even then (POSIX).
+        FileStream file;
+        try
+        {
+            file = new FileStream(_files.PathFor(blobId), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new MessageNotFoundException(mailboxId, uid);
+        }
+        return Task.FromResult<Stream>(new PrefixedStream(prefix, file));
+    }
+
+    public Task<StoreFlagsResult> StoreFlagsAsync(long mailboxId, UidSet uids, FlagChange change, long? unchangedSince = null, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => MessageWrites.StoreFlags(ctx, mailboxId, uids, change, unchangedSince), cancellationToken);
+
+    public Task<CopyResult> CopyAsync(long sourceMailboxId, UidSet uids, long destinationMailboxId, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => MessageWrites.Copy(ctx, sourceMailboxId, uids, destinationMailboxId, move: false), cancellationToken);
+
+    public Task<CopyResult> MoveAsync(long sourceMailboxId, UidSet uids, long destinationMailboxId, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => MessageWrites.Copy(ctx, sourceMailboxId, uids, destinationMailboxId, move: true), cancellationToken);
+
+    public Task<ExpungeResult> ExpungeAsync(long mailboxId, UidSet? uids = null, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => MessageWrites.Expunge(ctx, mailboxId, uids), cancellationToken);
+
+    public Task<MailboxChanges> GetChangesSinceAsync(long mailboxId, long modSeq, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        // One read transaction: the three reads see the same snapshot.
+        using var tx = conn.BeginTransaction(deferred: true);
+        long highest;
+        using (var cmd = Db.Command(conn, tx, "SELECT highestmodseq FROM mailbox WHERE id = $mb", ("$mb", mailboxId)))
+        {
+            highest = (long)(cmd.ExecuteScalar() ?? throw new MailboxNotFoundException(mailboxId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        var changed = new List<MessageRecord>();
+        using (var cmd = Db.Command(conn, tx, $"SELECT {RecordColumns} FROM message WHERE mailbox_id = $mb AND modseq > $ms ORDER BY uid", ("$mb", mailboxId), ("$ms", modSeq)))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read()) changed.Add(ReadRecord(r));
+        }
+        var expunged = new List<uint>();
+        using (var cmd = Db.Command(conn, tx, "SELECT uid FROM expunged WHERE mailbox_id = $mb AND modseq > $ms ORDER BY uid", ("$mb", mailboxId), ("$ms", modSeq)))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read()) expunged.Add((uint)r.GetInt64(0));
+        }
+        return Task.FromResult(new MailboxChanges(changed, expunged, highest));
+    }
+
+    public Task<IReadOnlyList<string>> GetKeywordsAsync(long mailboxId, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT DISTINCT keywords FROM message WHERE mailbox_id = $mb AND keywords <> ''", ("$mb", mailboxId));
+        using var r = cmd.ExecuteReader();
+        var set = new List<string>();
+        while (r.Read())
+        {
+            foreach (var k in Keywords.Parse(r.GetString(0)))
+            {
+                if (!set.Exists(x => string.Equals(x, k, StringComparison.OrdinalIgnoreCase))) set.Add(k);
+            }
+        }
+        return Task.FromResult<IReadOnlyList<string>>(set);
+    }
+
+    public Task<IReadOnlyList<uint>> ClaimRecentAsync(long mailboxId, CancellationToken cancellationToken = default) =>
+        _writer.EnqueueAsync(ctx => MessageWrites.ClaimRecent(ctx, mailboxId), cancellationToken);
+
+    public Task<QuotaInfo> GetQuotaAsync(CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT size FROM account_state WHERE id = 1");
+        long used = (long)(cmd.ExecuteScalar() ?? 0L);
+        return Task.FromResult(new QuotaInfo(Quota, used));
+    }
+
+    public Task<long> GetHighestModSeqAsync(CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT modseq FROM account_state WHERE id = 1");
+        return Task.FromResult((long)(cmd.ExecuteScalar() ?? 0L));
+    }
+
+    public IChangeSubscription Subscribe(int capacity = 1024) => _feed.Subscribe(capacity);
+
+    /// <summary>Releases one reference; the last one closes the account.</summary>
+    public ValueTask DisposeAsync() => _owner.ReleaseAsync(this);
+
+    internal async ValueTask CloseAsync()
+    {
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        _feed.CompleteAll();
+        using var conn = new SqliteConnection(_readConnectionString);
+        SqliteConnection.ClearPool(conn);
+    }
+}
