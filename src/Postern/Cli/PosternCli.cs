@@ -10,6 +10,9 @@ internal static class PosternCli
     {
         var root = new RootCommand("Postern: a complete, secure mail server (SMTP, IMAP, DKIM/SPF/DMARC, ...).");
         root.Subcommands.Add(VersionCommand());
+        root.Subcommands.Add(AccountCommands.Create());
+        root.Subcommands.Add(ImportCommands.Create());
+        root.Subcommands.Add(ExportCommands.Create());
         ParseResult parsed = root.Parse(args);
         return await parsed.InvokeAsync().ConfigureAwait(false);
     }
