@@ -110,7 +110,7 @@ public sealed class HeaderList : IReadOnlyList<HeaderField>
     /// neither a field nor a continuation ends the block. Never throws.
     /// </summary>
     public static HeaderList Parse(ReadOnlySpan<byte> block, int maxFields = 2000) =>
-        Parse(block.ToArray(), maxFields);
+        Parse(new ReadOnlyMemory<byte>(block.ToArray()), maxFields);
 
     /// <summary>Parses a header block held in memory; field values reference <paramref name="block"/>.</summary>
     public static HeaderList Parse(ReadOnlyMemory<byte> block, int maxFields = 2000)

@@ -266,8 +266,9 @@ public sealed class MessageParser
     // RFC 5322 §2.2 field name then ":" (obsolete WSP before the colon accepted, §4.5), or an mbox "From " line.
     private static bool IsHeaderLine(ReadOnlySpan<byte> content)
     {
+        if (content.StartsWith("From "u8)) return true;
         int colon = content.IndexOf((byte)':');
-        if (colon < 0) return content.StartsWith("From "u8);
+        if (colon < 0) return false;
         var name = content[..colon];
         int e = name.Length;
         while (e > 0 && name[e - 1] is (byte)' ' or (byte)'\t') e--;

@@ -66,6 +66,9 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
                 int vs = pos;
                 while (pos < s.Length && s[pos] != ';') pos++;
                 v = StripComments(s[vs..pos].ToString()).Trim();
+                // RFC 2045 §5.1: an unquoted value is a token, which ends at whitespace.
+                int ws = v.AsSpan().IndexOfAny(' ', '\t');
+                if (ws >= 0) v = v[..ws];
             }
             if (name.Length == 0) continue;
             // RFC 2231 §3, §4: name*N or name*N* or name*

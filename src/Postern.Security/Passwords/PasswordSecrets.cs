@@ -167,6 +167,16 @@ public sealed class PasswordSecrets
         }
     }
 
+    /// <summary>Performs the work of <see cref="VerifyPassword"/> at the default cost, for unknown users (no timing oracle).</summary>
+    public static void BurnVerificationCost(string password)
+    {
+        byte[] prepared = Encoding.UTF8.GetBytes(password);
+        Rfc2898DeriveBytes.Pbkdf2(prepared, new byte[SaltLength], DefaultPlainIterations, HashAlgorithmName.SHA256, PlainHashLength);
+        CryptographicOperations.ZeroMemory(prepared);
+    }
+
+    private static readonly int DefaultPlainIterations = new PasswordSecretsOptions().PlainIterations;
+
     /// <summary>Returns the SCRAM secret for the given hash (SHA-1 or SHA-256).</summary>
     public ScramSecret GetScram(HashAlgorithmName hash) => hash == HashAlgorithmName.SHA1 ? ScramSha1 : ScramSha256;
 

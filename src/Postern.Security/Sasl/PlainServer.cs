@@ -1,4 +1,5 @@
 using System.Text;
+using Postern.Security.Passwords;
 
 namespace Postern.Security.Sasl;
 
@@ -70,7 +71,12 @@ internal static class SaslPasswordCheck
         if (Encoding.UTF8.GetByteCount(login) > SaslLimits.MaxLoginNameBytes) return SaslStepResult.Fail(SaslFailureKind.MalformedMessage, "login name too long");
         if (Encoding.UTF8.GetByteCount(password) > SaslLimits.MaxPasswordBytes) return SaslStepResult.Fail(SaslFailureKind.MalformedMessage, "password too long", login);
         var creds = await lookup(login, ct).ConfigureAwait(false);
-        if (creds is null) return SaslStepResult.Fail(SaslFailureKind.InvalidCredentials, "unknown user", login);
+        if (creds is null)
+        {
+            // Spend the same work as a real check, so response time does not reveal which accounts exist.
+            PasswordSecrets.BurnVerificationCost(password);
+            return SaslStepResult.Fail(SaslFailureKind.InvalidCredentials, "unknown user", login);
+        }
         if (!creds.Secrets.VerifyPassword(password)) return SaslStepResult.Fail(SaslFailureKind.InvalidCredentials, "wrong password", login);
         return SaslStepResult.Success(creds.AccountId, login);
     }

@@ -200,3 +200,28 @@ public sealed class ScramClient : ISaslClientMechanism
         ServerAuthenticated = true;
     }
 }
+
+/// <summary>LOGIN client (draft-murchison-sasl-login): answers the two prompts with user name and password.</summary>
+public sealed class LoginClient(string userName, string password) : ISaslClientMechanism
+{
+    private int _step;
+
+    /// <inheritdoc/>
+    public string Name => "LOGIN";
+    /// <inheritdoc/>
+    public bool ServerAuthenticated => true;
+    /// <inheritdoc/>
+    public byte[]? GetInitialResponse()
+    {
+        _step = 1;
+        return Encoding.UTF8.GetBytes(userName);
+    }
+
+    /// <inheritdoc/>
+    public byte[] Respond(byte[] challenge) => _step++ switch
+    {
+        0 => Encoding.UTF8.GetBytes(userName),
+        1 => Encoding.UTF8.GetBytes(password),
+        _ => throw new SaslClientException("unexpected LOGIN challenge"),
+    };
+}

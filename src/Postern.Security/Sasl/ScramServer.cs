@@ -36,6 +36,7 @@ public sealed class ScramServer : ISaslServerMechanism
     private string _nonce = "";
     private string _userName = "";
     private SaslCredentials? _credentials;
+    private bool _emptyChallengeSent;
 
     /// <summary>Creates a server exchange.</summary>
     /// <param name="hash">SHA-1 or SHA-256.</param>
@@ -68,8 +69,7 @@ public sealed class ScramServer : ISaslServerMechanism
             switch (_state)
             {
                 case 0 when clientResponse is null || clientResponse.Length == 0:
-                    // RFC 5802 §5: the client sends first; prompt for it with an empty challenge.
-                    _state = 0;
+                    // RFC 5802 §5: the client sends first; prompt for it with an empty challenge, once.
                     if (_emptyChallengeSent) return Fail(SaslFailureKind.MalformedMessage, "empty client-first-message");
                     _emptyChallengeSent = true;
                     return SaslStepResult.Challenge([]);
@@ -86,8 +86,6 @@ public sealed class ScramServer : ISaslServerMechanism
             return Fail(SaslFailureKind.MalformedMessage, e.Message);
         }
     }
-
-    private bool _emptyChallengeSent;
 
     private SaslStepResult Fail(SaslFailureKind kind, string reason)
     {

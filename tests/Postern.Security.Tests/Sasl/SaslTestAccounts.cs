@@ -37,6 +37,7 @@ internal static class SaslTestAccounts
         for (int round = 0; round < 10; round++)
         {
             var r = await server.StepAsync(response);
+            if (r.Kind == SaslStepKind.Success && r.Data.Length > 0) client.Respond(r.Data); // additional data with success (SCRAM server-final)
             if (r.Kind != SaslStepKind.Challenge) return r;
             response = client.Respond(r.Data);
         }

@@ -58,3 +58,47 @@ public class TlsTests
         }
     }
 }
+
+public class ServerEndPointHashTests
+{
+    [Theory]
+    [InlineData("SHA1", 32)]   // RFC 5929 §4.1: MD5/SHA-1 signatures use SHA-256
+    [InlineData("SHA256", 32)]
+    [InlineData("SHA384", 48)]
+    [InlineData("SHA512", 64)]
+    public void Hash_follows_the_certificate_signature_algorithm(string hashName, int expectedLength)
+    {
+        using var rsa = RSA.Create(2048);
+        var req = new CertificateRequest("CN=x", rsa, new HashAlgorithmName(hashName), RSASignaturePadding.Pkcs1);
+        using var cert = hashName == "SHA1"
+            ? req.Create(new X500DistinguishedName("CN=x"), new Sha1RsaSignatureGenerator(rsa), DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1), [1])
+            : req.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+        if (hashName == "SHA1") Assert.Equal("1.2.840.113549.1.1.5", cert.SignatureAlgorithm.Value);
+        byte[] cb = TlsChannelBinding.ComputeServerEndPoint(cert)!;
+        Assert.Equal(expectedLength, cb.Length);
+        byte[] expected = expectedLength switch { 48 => SHA384.HashData(cert.RawData), 64 => SHA512.HashData(cert.RawData), _ => SHA256.HashData(cert.RawData) };
+        Assert.Equal(expected, cb);
+    }
+
+    [Fact]
+    public void Rsa_pss_certificates_have_no_server_end_point_binding()
+    {
+        using var rsa = RSA.Create(2048);
+        var req = new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pss);
+        using var cert = req.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+        Assert.Null(TlsChannelBinding.ComputeServerEndPoint(cert));
+    }
+}
+
+/// <summary>.NET refuses to sign certificates with SHA-1; old certificates in the wild still are.</summary>
+internal sealed class Sha1RsaSignatureGenerator(RSA key) : X509SignatureGenerator
+{
+    // AlgorithmIdentifier { sha1WithRSAEncryption, NULL }
+    public override byte[] GetSignatureAlgorithmIdentifier(HashAlgorithmName hashAlgorithm) =>
+        [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05, 0x05, 0x00];
+
+    public override byte[] SignData(byte[] data, HashAlgorithmName hashAlgorithm) =>
+        key.SignData(data, HashAlgorithmName.SHA1, RSASignaturePadding.Pkcs1);
+
+    protected override PublicKey BuildPublicKey() => X509SignatureGenerator.CreateForRSA(key, RSASignaturePadding.Pkcs1).PublicKey;
+}
