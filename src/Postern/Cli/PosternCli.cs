@@ -13,6 +13,7 @@ internal static class PosternCli
         root.Subcommands.Add(AccountCommands.Create());
         root.Subcommands.Add(ImportCommands.Create());
         root.Subcommands.Add(ExportCommands.Create());
+        root.Subcommands.Add(VerifyDataCommand.Create());
         ParseResult parsed = root.Parse(args);
         return await parsed.InvokeAsync().ConfigureAwait(false);
     }
