@@ -11,10 +11,17 @@ namespace Postern.Import;
 internal sealed class MessageSpool : Stream
 {
     private readonly TempMessageFile _file;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly MessageParser _parser = new();
     private long _length;
 
-    public MessageSpool(IAccountStore account) => _file = account.CreateTempFile();
+    public MessageSpool(IAccountStore account)
+    {
+        _file = account.CreateTempFile();
+        // Positional writes on the handle skip the FileStream's own write buffer: with hundreds of
+        // spooled messages waiting for their batch to commit, those buffers would dominate memory.
+        _handle = ((FileStream)_file.Stream).SafeFileHandle;
+    }
 
     public TempMessageFile File => _file;
 
@@ -26,7 +33,7 @@ internal sealed class MessageSpool : Stream
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        _file.Stream.Write(buffer);
+        RandomAccess.Write(_handle, buffer, _length);
         _parser.Append(buffer);
         _length += buffer.Length;
     }
