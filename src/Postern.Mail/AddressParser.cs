@@ -45,7 +45,7 @@ public static class AddressParser
                     if (text[pos] == ';') { pos++; break; }
                     if (text[pos] == ',') { pos++; continue; }
                     int b2 = pos;
-                    var m = ParseMailbox(text, ref pos, inGroup: true);
+                    var m = ParseMailbox(text, ref pos, inGroup: true, null);
                     if (m is not null) members.Add(m);
                     if (pos == b2) pos++;
                 }
@@ -53,8 +53,8 @@ public static class AddressParser
                 result.Add(new AddressListItem(null, new AddressGroup(EncodedWords.DecodeUnstructured(raw), members) { RawName = raw }));
                 continue;
             }
-            pos = before;
-            var mb = ParseMailbox(text, ref pos, inGroup: false);
+            // The words read so far start the mailbox; continue from here without re-reading them.
+            var mb = ParseMailbox(text, ref pos, inGroup: false, new List<Word>(words));
             if (mb is not null) result.Add(new AddressListItem(mb, null));
             if (pos == before) pos++;
         }
@@ -73,10 +73,14 @@ public static class AddressParser
         return list;
     }
 
-    private static MailAddress? ParseMailbox(string s, ref int pos, bool inGroup)
+    private static MailAddress? ParseMailbox(string s, ref int pos, bool inGroup, List<Word>? wordsRead)
     {
-        var words = new List<Word>();
-        ReadWords(s, ref pos, words);
+        var words = wordsRead;
+        if (words is null)
+        {
+            words = [];
+            ReadWords(s, ref pos, words);
+        }
         char next = pos < s.Length ? s[pos] : '\0';
         if (next == '<')
         {
@@ -107,9 +111,10 @@ public static class AddressParser
             if (pos < s.Length && s[pos] == '>') pos++;
             SkipCfws(s, ref pos);
             SkipToSeparator(s, ref pos, inGroup);
-            string rawName = Phrase(words, decode: false);
-            string? display = words.Count == 0 ? null : Phrase(words, decode: true);
-            return new MailAddress(display, LocalPart(local), domain) { RawDisplayName = words.Count == 0 ? null : rawName, Route = route };
+            string? rawName = words.Count == 0 ? null : Phrase(words, decode: false);
+            string? display = rawName is null ? null
+                : rawName.Contains("=?", StringComparison.Ordinal) ? EncodedWords.DecodeUnstructured(rawName).Trim() : rawName;
+            return new MailAddress(display, LocalPart(local), domain) { RawDisplayName = rawName, Route = route };
         }
         if (next == '@')
         {

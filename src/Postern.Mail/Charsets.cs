@@ -44,16 +44,24 @@ public static class Charsets
         if (name.StartsWith("iso8859-", StringComparison.Ordinal)) name = "iso-8859-" + name[8..];
         if (name.StartsWith("cp", StringComparison.Ordinal) && int.TryParse(name.AsSpan(2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int cp))
             name = "windows-" + cp.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (Cache.TryGetValue(name, out var cached)) return cached;
+        Encoding? found;
         try
         {
-            var e = Encoding.GetEncoding(name);
-            return e;
+            found = Encoding.GetEncoding(name);
         }
         catch (ArgumentException)
         {
-            return null;
+            found = null;
         }
+        // Lookups (and failures, which throw) are costly; names come from input, so the cache is bounded.
+        if (Cache.Count < MaxCachedNames) Cache.TryAdd(name, found);
+        return found;
     }
+
+    private const int MaxCachedNames = 512;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Encoding?> Cache = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Decodes bytes in the named charset. Unknown charsets fall back to UTF-8 when the bytes

@@ -48,25 +48,47 @@ public sealed record Envelope(
     /// <summary>Builds an envelope from a message's header fields.</summary>
     public static Envelope FromHeaders(HeaderList headers)
     {
-        var from = Addresses(headers, "From");
-        var sender = Addresses(headers, "Sender");
-        var replyTo = Addresses(headers, "Reply-To");
+        // One pass over the fields, keeping the first of each (RFC 5322 §3.6 allows one).
+        HeaderField? date = null, subject = null, fromF = null, senderF = null, replyToF = null, toF = null,
+            ccF = null, bccF = null, inReplyTo = null, messageId = null, references = null;
+        foreach (var f in headers)
+        {
+            switch (f.Name.Length)
+            {
+                case 2 when Is(f, "To"): toF ??= f; break;
+                case 2 when Is(f, "Cc"): ccF ??= f; break;
+                case 3 when Is(f, "Bcc"): bccF ??= f; break;
+                case 4 when Is(f, "From"): fromF ??= f; break;
+                case 4 when Is(f, "Date"): date ??= f; break;
+                case 6 when Is(f, "Sender"): senderF ??= f; break;
+                case 7 when Is(f, "Subject"): subject ??= f; break;
+                case 8 when Is(f, "Reply-To"): replyToF ??= f; break;
+                case 10 when Is(f, "Message-ID"): messageId ??= f; break;
+                case 10 when Is(f, "References"): references ??= f; break;
+                case 11 when Is(f, "In-Reply-To"): inReplyTo ??= f; break;
+            }
+        }
+        var from = Addresses(fromF);
+        var sender = Addresses(senderF);
+        var replyTo = Addresses(replyToF);
         // RFC 9051 §7.5.2: if Sender or Reply-To is absent (or empty), the server uses From.
         if (sender.Count == 0) sender = from;
         if (replyTo.Count == 0) replyTo = from;
         return new Envelope(
-            headers.GetValue("Date"),
-            headers.GetValue("Subject"),
+            date?.Value,
+            subject?.Value,
             from, sender, replyTo,
-            Addresses(headers, "To"),
-            Addresses(headers, "Cc"),
-            Addresses(headers, "Bcc"),
-            headers.GetValue("In-Reply-To"),
-            headers.GetValue("Message-ID"))
+            Addresses(toF),
+            Addresses(ccF),
+            Addresses(bccF),
+            inReplyTo?.Value,
+            messageId?.Value)
         {
-            References = headers.GetValue("References"),
+            References = references?.Value,
         };
     }
+
+    private static bool Is(HeaderField f, string name) => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Converts an address list to ENVELOPE addresses with group markers.</summary>
     public static IReadOnlyList<EnvelopeAddress> ToEnvelopeAddresses(IReadOnlyList<AddressListItem> items)
@@ -88,9 +110,8 @@ public sealed record Envelope(
     private static EnvelopeAddress ToEnvelope(MailAddress m) =>
         new(m.RawDisplayName, m.Route, m.LocalPart, m.Domain);
 
-    private static IReadOnlyList<EnvelopeAddress> Addresses(HeaderList headers, string name)
+    private static IReadOnlyList<EnvelopeAddress> Addresses(HeaderField? f)
     {
-        var f = headers.Get(name);
         if (f is null) return [];
         return ToEnvelopeAddresses(AddressParser.Parse(f.Value));
     }

@@ -29,9 +29,9 @@ public sealed class MessageParser
     private readonly List<MessagePart> _open = [];
     private readonly List<BoundaryFrame> _frames = [];
     private readonly List<ParseWarning> _warnings = [];
-    private readonly ArrayBufferWriter<byte> _header = new(4096);
+    private readonly ArrayBufferWriter<byte> _header = new(1024);
     private readonly PreviewCapture _preview = new();
-    private byte[] _pending = new byte[256];
+    private byte[] _pending = new byte[128];
     private int _pendingLen;      // bytes kept of the current partial line
     private long _pendingTotal;   // total bytes of the current partial line
     private long _pos;            // absolute offset of the next byte to be appended
@@ -150,7 +150,9 @@ public sealed class MessageParser
             _pendingTotal = 0;
             ProcessLine(kept, truncated, lineStart, total, 0);
         }
-        if (_inHeader)
+        // An embedded message/rfc822 opened at the very end starts another (empty) header
+        // section; each round opens at most one, bounded by the depth and part limits.
+        while (_inHeader)
         {
             if (_pos > Top.HeaderStart) _warnings.Add(new ParseWarning(ParseWarningKind.MissingHeaderSeparator, _pos));
             EndHeaders(_pos, _lineCount);
@@ -161,7 +163,9 @@ public sealed class MessageParser
         CloseFrom(0, _pos, _lineCount, lastNonEmpty);
         _frames.Clear();
         MessageStructure.AssignSections(_root);
-        _result = new MessageStructure(_root, _pos, _warnings.ToArray(), _preview.Build());
+        // Ordered by offset (stable), so the result does not depend on how input was chunked.
+        var warnings = _warnings.Count <= 1 ? _warnings.ToArray() : _warnings.OrderBy(w => w.Offset).ToArray();
+        _result = new MessageStructure(_root, _pos, warnings, _preview.Build());
         return _result;
     }
 
@@ -214,7 +218,9 @@ public sealed class MessageParser
 
         if (!truncated && MatchBoundary(content, out int frameIndex, out bool isClose))
         {
-            if (_inHeader) EndHeaders(lineStart, _lineCount);
+            // A delimiter ends any header section in progress, including that of an
+            // embedded message the ended header just opened.
+            while (_inHeader) EndHeaders(lineStart, _lineCount);
             HandleBoundary(frameIndex, isClose, lineStart, total, lfAfter, termLen);
             return;
         }
@@ -232,6 +238,13 @@ public sealed class MessageParser
             {
                 _warnings.Add(new ParseWarning(ParseWarningKind.InvalidHeaderLine, lineStart));
                 EndHeaders(lineStart, _lineCount);
+                if (_inHeader)
+                {
+                    // The header just ended opened an embedded message: this line is its first.
+                    ProcessLine(line, truncated, lineStart, total, termLen);
+                    return;
+                }
+                _preview.Capture(line, lineStart);
                 Advance(lfAfter, termLen, content.Length > 0);
                 return;
             }
@@ -239,6 +252,13 @@ public sealed class MessageParser
             {
                 _warnings.Add(new ParseWarning(ParseWarningKind.HeaderBlockTooLarge, lineStart));
                 EndHeaders(lineStart, _lineCount);
+                if (_inHeader)
+                {
+                    // The header just ended opened an embedded message: this line is its first.
+                    ProcessLine(line, truncated, lineStart, total, termLen);
+                    return;
+                }
+                _preview.Capture(line, lineStart);
                 Advance(lfAfter, termLen, content.Length > 0);
                 return;
             }
@@ -246,6 +266,13 @@ public sealed class MessageParser
             {
                 _warnings.Add(new ParseWarning(ParseWarningKind.TooManyHeaderFields, lineStart));
                 EndHeaders(lineStart, _lineCount);
+                if (_inHeader)
+                {
+                    // The header just ended opened an embedded message: this line is its first.
+                    ProcessLine(line, truncated, lineStart, total, termLen);
+                    return;
+                }
+                _preview.Capture(line, lineStart);
                 Advance(lfAfter, termLen, content.Length > 0);
                 return;
             }
@@ -342,20 +369,24 @@ public sealed class MessageParser
     // Closes open parts from index `from` to the top, all ending at `end`.
     private void CloseFrom(int from, long end, long lfBeforeEnd, bool lastLineNonEmpty)
     {
+        // Degenerate input (an empty part right before an enclosing delimiter) can put a child's
+        // start past `end`; the enclosing parts are stretched over it so offsets always nest.
+        long innerEnd = 0;
         for (int i = _open.Count - 1; i >= from; i--)
         {
             var p = _open[i];
             if (end <= p.BodyStart)
             {
-                p.End = p.BodyStart;
+                p.End = Math.Max(p.BodyStart, innerEnd);
                 p.BodyLines = 0;
             }
             else
             {
-                p.End = end;
+                p.End = Math.Max(end, innerEnd);
                 p.BodyLines = lfBeforeEnd - p.LfAtBodyStart + (lastLineNonEmpty ? 1 : 0);
                 if (p.BodyLines < 0) p.BodyLines = 0;
             }
+            innerEnd = p.End;
             if (p.ChildList is not null) p.Children = p.ChildList;
             _open.RemoveAt(i);
         }
@@ -370,12 +401,11 @@ public sealed class MessageParser
         part.LfAtBodyStart = lfAtBodyStart;
         var headers = HeaderList.Parse(new ReadOnlyMemory<byte>(_header.WrittenSpan.ToArray()), _limits.MaxHeaderFields);
         _header.ResetWrittenCount();
-        _header.Clear();
         PartHeaderReader.Apply(part, headers, _limits);
         bool isMessage = part == _root || (_open.Count >= 2 && _open[^2].EmbeddedMessage == part);
         if (isMessage) part.Envelope = Envelope.FromHeaders(headers);
         if (part == _root) _rootHeaders = headers;
-        _preview.Consider(part, _limits);
+        _preview.Consider(part);
 
         if (part.IsMultipart)
         {

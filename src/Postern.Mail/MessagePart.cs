@@ -2,9 +2,12 @@ namespace Postern.Mail;
 
 /// <summary>
 /// One node of a message's MIME tree with absolute byte offsets into the raw message, so a
-/// section is served from the stored file without parsing again (RFC 9051 §6.4.5).
+/// section is served from the stored file without parsing again (RFC 9051 §6.4.5), and the
+/// data model of its BODYSTRUCTURE entry including extension data (RFC 9051 §7.5.2).
 /// The top-level message is a part too (section ""); an embedded message/rfc822 message is
-/// the <see cref="EmbeddedMessage"/> of its enclosing part.
+/// the <see cref="EmbeddedMessage"/> of its enclosing part. Ranges for IMAP:
+/// BODY[HEADER] and BODY[n.MIME] = [HeaderStart, BodyStart); BODY[TEXT] and BODY[n] =
+/// [BodyStart, End); for "n.HEADER"/"n.TEXT" use the ranges of <see cref="EmbeddedMessage"/>.
 /// </summary>
 public sealed class MessagePart
 {
@@ -106,6 +109,17 @@ public sealed class MessagePart
             if (p.Name == name) return p.Value;
         return null;
     }
+
+    /// <summary>Parses this part's header block from the raw message (the bytes the offsets refer to).</summary>
+    public HeaderList ParseHeaders(ReadOnlySpan<byte> rawMessage)
+    {
+        long start = Math.Min(HeaderStart, rawMessage.Length);
+        long end = Math.Min(BodyStart, rawMessage.Length);
+        return HeaderList.Parse(rawMessage[(int)start..(int)end]);
+    }
+
+    /// <summary>A streaming decoder for this part's Content-Transfer-Encoding (for IMAP BINARY and text).</summary>
+    public ITransferDecoder CreateDecoder() => TransferDecoding.Create(ContentTransferEncoding);
 
     /// <summary>Every part in depth-first order: this, then children / embedded message, recursively.</summary>
     public IEnumerable<MessagePart> Walk()

@@ -117,15 +117,16 @@ public static class MessageText
 /// <summary>Keeps the first bytes of the first inline text part while streaming, for the preview.</summary>
 internal sealed class PreviewCapture
 {
+    // HTML needs more bytes than plain text to reach 200 characters past <head> and <style>.
     private const int MaxBytes = 16 * 1024;
+    private const int MaxPlainBytes = 2 * 1024;
     private MessagePart? _target;
-    private readonly byte[] _buffer = new byte[MaxBytes];
+    private byte[] _buffer = [];
     private int _length;
     private bool _done;
 
-    public void Consider(MessagePart part, MessageLimits limits)
+    public void Consider(MessagePart part)
     {
-        _ = limits;
         if (_target is not null || _done) return;
         if (part.MediaType != "text" || part.MediaSubtype is not ("plain" or "html")) return;
         if (part.Disposition == "attachment") return;
@@ -135,15 +136,19 @@ internal sealed class PreviewCapture
     public void Capture(ReadOnlySpan<byte> chunk, long chunkStart)
     {
         if (_target is null || _done) return;
-        long from = Math.Max(chunkStart, _target.BodyStart);
-        long to = Math.Min(chunkStart + chunk.Length, _target.BodyStart + MaxBytes);
+        // Bytes before BodyStart + _length were captured already (from a line kept across chunks).
+        long from = Math.Max(chunkStart, _target.BodyStart + _length);
+        int max = _target.MediaSubtype == "html" ? MaxBytes : MaxPlainBytes;
+        long to = Math.Min(chunkStart + chunk.Length, _target.BodyStart + max);
         if (_target.End > 0 && _target.End >= _target.BodyStart) to = Math.Min(to, _target.End);
         if (to <= from) return;
         long at = from - _target.BodyStart;
         if (at != _length) return; // a gap (body start inside an earlier partial line): keep what is contiguous
+        int need = _length + (int)(to - from);
+        if (_buffer.Length < need) Array.Resize(ref _buffer, Math.Min(max, Math.Max(need, _buffer.Length * 2)));
         chunk[(int)(from - chunkStart)..(int)(to - chunkStart)].CopyTo(_buffer.AsSpan(_length));
         _length += (int)(to - from);
-        if (_length >= MaxBytes) _done = true;
+        if (_length >= max) _done = true;
     }
 
     public string? Build()

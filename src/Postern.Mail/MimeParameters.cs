@@ -34,7 +34,7 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
         int start = pos;
         while (pos < s.Length && s[pos] != ';') pos++;
         string value = StripComments(s[start..pos].ToString()).Trim().ToLowerInvariant();
-        value = string.Concat(value.Where(c => c is not (' ' or '\t')));
+        if (value.AsSpan().ContainsAny(' ', '\t')) value = string.Concat(value.Where(c => c is not (' ' or '\t')));
         var raw = new List<(string Name, int Section, bool Extended, string Value)>();
         while (pos < s.Length && raw.Count < maxParameters * 4)
         {
@@ -88,7 +88,23 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
 
     private static List<MimeParameter> Combine(List<(string Name, int Section, bool Extended, string Value)> raw, int max)
     {
-        var result = new List<MimeParameter>();
+        var result = new List<MimeParameter>(raw.Count);
+        // Fast path: no RFC 2231 sections or extended values (the usual case).
+        bool simple = true;
+        foreach (var r in raw)
+            if (r.Section >= 0 || r.Extended) { simple = false; break; }
+        if (simple)
+        {
+            foreach (var r in raw)
+            {
+                if (result.Count >= max) break;
+                bool dup = false;
+                foreach (var e in result)
+                    if (e.Name == r.Name) { dup = true; break; }
+                if (!dup) result.Add(new MimeParameter(r.Name, EncodedWords.DecodeUnstructured(r.Value)));
+            }
+            return result;
+        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, _, _, _) in raw)
         {
@@ -136,7 +152,9 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
                 }
                 else
                 {
-                    var plain = parts.First(r => r.Section < 0);
+                    var plain = parts.FirstOrDefault(r => r.Section < 0);
+                    // Only sections and no "*0" (RFC 2231 §3 requires it): the value is unusable.
+                    if (plain.Name is null) continue;
                     // RFC 2047 §5 forbids encoded words in parameters, but mailers emit them in
                     // file names; decoding them is what every reader does.
                     value = EncodedWords.DecodeUnstructured(plain.Value);
@@ -195,6 +213,7 @@ public sealed record MimeFieldValue(string Value, IReadOnlyList<MimeParameter> P
                     else if (s[pos] == ')' && --depth == 0) { pos++; break; }
                     pos++;
                 }
+                if (pos > s.Length) pos = s.Length; // a trailing backslash stepped past the end
                 continue;
             }
             break;

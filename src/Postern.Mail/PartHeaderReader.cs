@@ -5,7 +5,24 @@ internal static class PartHeaderReader
 {
     public static void Apply(MessagePart part, HeaderList headers, MessageLimits limits)
     {
-        var ct = headers.Get("Content-Type");
+        // One pass over the fields; the first of each name counts.
+        HeaderField? ct = null, cteF = null, cid = null, desc = null, md5 = null, loc = null, cdF = null, langF = null;
+        foreach (var f in headers)
+        {
+            var n = f.Name;
+            if (n.Length < 10 || !n.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)) continue;
+            switch (n.Length)
+            {
+                case 10 when n.EndsWith("ID", StringComparison.OrdinalIgnoreCase): cid ??= f; break;
+                case 11 when n.EndsWith("MD5", StringComparison.OrdinalIgnoreCase): md5 ??= f; break;
+                case 12 when n.EndsWith("Type", StringComparison.OrdinalIgnoreCase): ct ??= f; break;
+                case 16 when n.EndsWith("Language", StringComparison.OrdinalIgnoreCase): langF ??= f; break;
+                case 16 when n.EndsWith("Location", StringComparison.OrdinalIgnoreCase): loc ??= f; break;
+                case 19 when n.EndsWith("Description", StringComparison.OrdinalIgnoreCase): desc ??= f; break;
+                case 19 when n.EndsWith("Disposition", StringComparison.OrdinalIgnoreCase): cdF ??= f; break;
+                case 25 when n.EndsWith("Transfer-Encoding", StringComparison.OrdinalIgnoreCase): cteF ??= f; break;
+            }
+        }
         if (ct is not null)
         {
             var v = MimeFieldValue.Parse(ct.Value, limits.MaxParameters);
@@ -24,24 +41,24 @@ internal static class PartHeaderReader
                 part.ContentTypeParameters = v.Parameters;
             }
         }
-        var cte = headers.GetValue("Content-Transfer-Encoding");
+        var cte = cteF?.Value;
         if (cte is not null)
         {
             cte = MimeFieldValue.StripComments(cte).Trim().ToLowerInvariant();
             part.ContentTransferEncoding = cte.Length == 0 ? null : cte;
         }
-        part.ContentId = Nonempty(headers.GetValue("Content-ID"));
-        part.ContentDescription = Nonempty(headers.GetValue("Content-Description"));
-        part.ContentMd5 = Nonempty(headers.GetValue("Content-MD5"));
-        part.ContentLocation = Nonempty(headers.GetValue("Content-Location"));
-        var cd = headers.GetValue("Content-Disposition");
+        part.ContentId = Nonempty(cid?.Value);
+        part.ContentDescription = Nonempty(desc?.Value);
+        part.ContentMd5 = Nonempty(md5?.Value);
+        part.ContentLocation = Nonempty(loc?.Value);
+        var cd = cdF?.Value;
         if (cd is not null)
         {
             var v = MimeFieldValue.Parse(cd, limits.MaxParameters);
             part.Disposition = v.Value.Length == 0 ? null : v.Value;
             part.DispositionParameters = v.Parameters;
         }
-        var lang = headers.GetValue("Content-Language");
+        var lang = langF?.Value;
         if (lang is not null)
         {
             // RFC 3282 §2: a comma-separated list of language tags.

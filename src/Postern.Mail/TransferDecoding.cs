@@ -2,21 +2,26 @@ namespace Postern.Mail;
 
 /// <summary>
 /// A streaming content-transfer decoder (RFC 2045 §6). Feed input in chunks of any size;
-/// the output of each call is at most as long as its input plus 3 bytes.
+/// the output of each call is at most its input length plus <see cref="TransferDecoding.MaxCarry"/>
+/// bytes (bytes held back from the previous chunk, e.g. whitespace that may turn out to be
+/// trailing). Over a whole body the output is never longer than the input.
 /// </summary>
 public interface ITransferDecoder
 {
     /// <summary>Decodes <paramref name="input"/> into <paramref name="output"/>, returning bytes written.
-    /// <paramref name="output"/> must hold at least input.Length + 3 bytes.</summary>
+    /// <paramref name="output"/> must hold at least input.Length + <see cref="TransferDecoding.MaxCarry"/> bytes.</summary>
     int Decode(ReadOnlySpan<byte> input, Span<byte> output);
 
-    /// <summary>Writes whatever is pending at the end of input; returns bytes written (at most 3).</summary>
+    /// <summary>Writes whatever is pending at the end of input; returns bytes written (at most <see cref="TransferDecoding.MaxCarry"/>).</summary>
     int Flush(Span<byte> output);
 }
 
 /// <summary>Factory and one-shot helpers for content-transfer decoding.</summary>
 public static class TransferDecoding
 {
+    /// <summary>Most bytes a decoder holds back between calls (and so may add to one call's output).</summary>
+    public const int MaxCarry = 1024;
+
     /// <summary>
     /// A decoder for the Content-Transfer-Encoding value, or an identity decoder for
     /// 7bit, 8bit, binary and unknown encodings (RFC 2045 §6.4: unknown means opaque).

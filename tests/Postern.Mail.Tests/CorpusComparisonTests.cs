@@ -18,6 +18,9 @@ public class CorpusComparisonTests
     private static readonly Dictionary<string, string> KnownDifferences = new()
     {
         ["nasty/bare-cr.eml"] = "RFC 5322 §2.3: CR occurs only in CRLF; a bare CR is not a line break",
+        ["nasty/delivery-status.eml"] = "RFC 3464 §2.1 / RFC 9051 §7.5.2: message/delivery-status holds field groups, not messages; a basic body",
+        ["nasty/external-body.eml"] = "RFC 2046 §5.2.3: message/external-body holds phantom headers, not a message; a basic body",
+        ["nasty/rfc822-base64.eml"] = "RFC 2046 §5.2.1: message/rfc822 allows only 7bit/8bit/binary; an encoded one is opaque (no raw offsets for its decoded parts)",
         ["nasty/deep-nesting.eml"] = "MessageLimits.MaxDepth (50): deeper parts stay opaque (issue: bounded MIME depth)",
         ["nasty/eight-bit-garbage.eml"] = "RFC 6532 defines UTF-8 only; invalid UTF-8 header bytes are read as windows-1252, Python substitutes U+FFFD",
         ["nasty/euc-jp-jisx0212.eml"] = ".NET code page 51932 has no JIS X 0212 row; those characters decode as U+30FB",

@@ -230,3 +230,57 @@ public class ParserTests
         Assert.Equal(200L * block.Length - 2, part.BodyOctets);
     }
 }
+
+public class BoundedMemoryTests
+{
+    [Fact]
+    public void Feeding_100_MB_allocates_almost_nothing()
+    {
+        var p = new MessageParser();
+        p.Append(ParserTests.B("Subject: big\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"));
+        var line = System.Text.Encoding.ASCII.GetBytes(new string('Q', 76) + "\r\n");
+        var chunk = new byte[64 * 1024 / line.Length * line.Length];
+        for (int i = 0; i < chunk.Length; i += line.Length) line.CopyTo(chunk, i);
+        p.Append(chunk); // warm
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (long fed = 0; fed < 100_000_000; fed += chunk.Length) p.Append(chunk);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 64 * 1024, $"allocated {allocated} bytes while streaming the body");
+        p.Append(ParserTests.B("\n--q--\n"));
+        var s = p.Complete();
+        Assert.True(s.FindPart("1")!.BodyOctets > 100_000_000);
+    }
+
+    [Fact]
+    public void Long_lines_and_headers_stay_within_limits()
+    {
+        var p = new MessageParser(new MessageLimits(MaxHeaderBlockBytes: 4096, MaxLineBytes: 256));
+        var junk = new byte[1_000_000];
+        Array.Fill(junk, (byte)'x');
+        p.Append("X-Long: "u8);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) p.Append(junk); // a 20 MB header line
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 * 1024);
+        var s = p.Complete();
+        Assert.Contains(s.Warnings, w => w.Kind == ParseWarningKind.HeaderBlockTooLarge);
+        Assert.Equal(20_000_008, s.Size);
+    }
+
+    [Fact]
+    public void Top_level_message_rfc822_and_message_global_sections()
+    {
+        var raw = ParserTests.B("Content-Type: message/rfc822\n\nSubject: inner\nContent-Type: multipart/mixed; boundary=z\n\n--z\n\na\n--z\nContent-Type: message/global\n\nSubject: =?utf-8?q?deep?=\n\nd\n--z--\n");
+        var s = MessageStructure.Parse(raw);
+        Assert.Same(s.Root, s.FindPart("1"));
+        Assert.Equal("inner", s.Root.EmbeddedMessage!.Envelope!.Subject);
+        Assert.Equal("1.1", s.FindPart("1.1")!.Section);
+        Assert.Equal("a", ParserTests.Slice(raw, s.FindPart("1.1")!.BodyStart, s.FindPart("1.1")!.End));
+        var global = s.FindPart("1.2")!;
+        Assert.Equal("deep", global.EmbeddedMessage!.Envelope!.DecodedSubject);
+        Assert.Same(global.EmbeddedMessage, s.FindPart("1.2.1"));
+        Assert.Equal("d", ParserTests.Slice(raw, s.FindPart("1.2.1")!.BodyStart, s.FindPart("1.2.1")!.End));
+        var back = MessageStructure.FromBytes(s.ToBytes());
+        Assert.Same(back.FindPart("1.2")!.EmbeddedMessage, back.FindPart("1.2.1"));
+        Assert.Equal("deep", back.FindPart("1.2")!.EmbeddedMessage!.Envelope!.DecodedSubject);
+    }
+}
