@@ -270,15 +270,7 @@ public sealed class PasswordSecrets
 
     private static byte[] Bytes(string s, string field, int min, int max)
     {
-        byte[] b;
-        try
-        {
-            b = Convert.FromBase64String(s);
-        }
-        catch (FormatException)
-        {
-            throw Corrupt($"invalid base64 in field \"{field}\"");
-        }
+        if (!StrictBase64.TryDecode(s, out byte[] b)) throw Corrupt($"invalid base64 in field \"{field}\"");
         if (b.Length < min || b.Length > max) throw Corrupt($"value of wrong length ({b.Length} bytes) in field \"{field}\"");
         return b;
     }

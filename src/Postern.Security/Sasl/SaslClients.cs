@@ -153,15 +153,7 @@ public sealed class ScramClient : ISaslClientMechanism
         if (!nonce.StartsWith(_clientNonce, StringComparison.Ordinal) || nonce.Length == _clientNonce.Length) throw new SaslClientException("server nonce does not extend client nonce");
         if (!int.TryParse(iterText, NumberStyles.None, CultureInfo.InvariantCulture, out int iterations) || iterations < 1 || iterations > 10_000_000)
             throw new SaslClientException("invalid iteration count");
-        byte[] salt;
-        try
-        {
-            salt = Convert.FromBase64String(saltB64);
-        }
-        catch (FormatException)
-        {
-            throw new SaslClientException("invalid salt");
-        }
+        if (!StrictBase64.TryDecode(saltB64, out byte[] salt)) throw new SaslClientException("invalid salt");
         byte[] password = Encoding.UTF8.GetBytes(SaslPrep.PrepareOrKeep(_password));
         byte[] salted = ScramCrypto.SaltedPassword(_hash, password, salt, iterations);
         byte[] clientKey = ScramCrypto.Hmac(_hash, salted, "Client Key"u8);
@@ -187,15 +179,7 @@ public sealed class ScramClient : ISaslClientMechanism
         if (!text.StartsWith("v=", StringComparison.Ordinal)) throw new SaslClientException("invalid server-final-message");
         int end = text.IndexOf(',', StringComparison.Ordinal);
         string sig = end < 0 ? text[2..] : text[2..end];
-        byte[] got;
-        try
-        {
-            got = Convert.FromBase64String(sig);
-        }
-        catch (FormatException)
-        {
-            throw new SaslClientException("invalid server signature");
-        }
+        if (!StrictBase64.TryDecode(sig, out byte[] got)) throw new SaslClientException("invalid server signature");
         if (!CryptographicOperations.FixedTimeEquals(got, _expectedServerSignature)) throw new SaslClientException("server signature mismatch: server does not know the password");
         ServerAuthenticated = true;
     }

@@ -212,14 +212,8 @@ public sealed class ScramServer : ISaslServerMechanism
 
     private static byte[] DecodeBase64(string s, string what)
     {
-        try
-        {
-            return Convert.FromBase64String(s);
-        }
-        catch (FormatException)
-        {
-            throw new ScramSyntaxException("invalid base64 in " + what);
-        }
+        // RFC 5802 §7: base64 per RFC 4648, canonical.
+        return StrictBase64.TryDecode(s, out byte[] b) ? b : throw new ScramSyntaxException("invalid base64 in " + what);
     }
 
     // RFC 5802 §7: saslname uses "=2C" for "," and "=3D" for "="; any other "=" is invalid.
