@@ -26,9 +26,10 @@ internal static class ImportCommands
             DefaultValueFactory = _ => MboxFormat.Mboxrd,
         };
         var dir = CliCommon.DataDirectoryOption();
+        var logBatches = LogBatchesOption();
         var cmd = new Command("mbox", "Import an mbox file. Malformed entries are reported with their position and skipped; exit code 2 when any were.")
         {
-            file, account, mailbox, format, dir,
+            file, account, mailbox, format, dir, logBatches,
         };
         cmd.SetAction((parse, ct) => CliCommon.GuardAsync(async () =>
         {
@@ -41,7 +42,7 @@ internal static class ImportCommands
             long total = files.Sum(f => new FileInfo(f.File).Length);
             var view = new ImportProgressView(total, "");
             var mboxFormat = parse.GetValue(format);
-            return await RunAsync(parse.GetValue(dir)!, parse.GetValue(account)!, view, async (importer, token) =>
+            return await RunAsync(parse.GetValue(dir)!, parse.GetValue(account)!, view, parse.GetValue(logBatches), async (importer, token) =>
             {
                 long offset = 0;
                 foreach (var (f, mb) in files)
@@ -60,9 +61,10 @@ internal static class ImportCommands
         var account = new Argument<string>("ACCOUNT") { Description = "Account to import into." };
         var mailbox = new Argument<string?>("MAILBOX") { Description = "Mailbox for the maildir's own messages, created if needed (default INBOX); subfolders go below it when given.", Arity = ArgumentArity.ZeroOrOne };
         var dir = CliCommon.DataDirectoryOption();
+        var logBatches = LogBatchesOption();
         var cmd = new Command("maildir", "Import a maildir with its flags and Dovecot keywords. Unreadable entries are reported and skipped; exit code 2 when any were.")
         {
-            folder, account, mailbox, dir,
+            folder, account, mailbox, dir, logBatches,
         };
         cmd.SetAction((parse, ct) => CliCommon.GuardAsync(async () =>
         {
@@ -73,13 +75,18 @@ internal static class ImportCommands
                 return CliCommon.Fail($"{root}: not a maildir (no cur/ or new/ folder, no Maildir++ subfolder)");
             var view = new ImportProgressView(MailImports.CountMaildirFiles(root), "");
             var target = parse.GetValue(mailbox);
-            return await RunAsync(parse.GetValue(dir)!, parse.GetValue(account)!, view,
+            return await RunAsync(parse.GetValue(dir)!, parse.GetValue(account)!, view, parse.GetValue(logBatches),
                 (importer, token) => MailImports.ImportMaildirAsync(root, target, importer, view, token), ct).ConfigureAwait(false);
         }));
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string dataDir, string accountName, ImportProgressView view, Func<MessageImporter, CancellationToken, Task> import, CancellationToken ct)
+    private static Option<bool> LogBatchesOption() => new("--log-batches")
+    {
+        Description = "Print \"committed N\" after each durable batch: messages up to N are stored even if the import is interrupted.",
+    };
+
+    private static async Task<int> RunAsync(string dataDir, string accountName, ImportProgressView view, bool logBatches, Func<MessageImporter, CancellationToken, Task> import, CancellationToken ct)
     {
         await using var store = CliCommon.OpenExisting(dataDir);
         if (store is null)
@@ -87,7 +94,15 @@ internal static class ImportCommands
         if (await store.Directory.GetAccountAsync(accountName, ct).ConfigureAwait(false) is null)
             return CliCommon.Fail($"account {accountName} not found");
         await using var account = await store.OpenAccountAsync(accountName, ct).ConfigureAwait(false);
-        await using var importer = new MessageImporter(account) { Committed = view.Committed };
+        await using var importer = new MessageImporter(account)
+        {
+            Committed = (messages, bytes) =>
+            {
+                view.Committed(messages, bytes);
+                if (logBatches)
+                    Console.Out.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"committed {messages}"));
+            },
+        };
         try
         {
             await view.RunAsync(async () =>
