@@ -59,8 +59,16 @@ internal sealed class MessageImporter : IAsyncDisposable
     /// <summary>Queues a spooled message for the mailbox; may wait for an earlier batch to commit.</summary>
     public async Task AddAsync(long mailboxId, MessageSpool spool, SystemFlags flags, IReadOnlyList<string> keywords, DateTimeOffset? internalDate, CancellationToken cancellationToken)
     {
-        if (mailboxId != _batchMailbox && _batch.Count > 0)
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (mailboxId != _batchMailbox && _batch.Count > 0)
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            spool.Discard();
+            throw;
+        }
         _batchMailbox = mailboxId;
         var structure = spool.CompleteParse();
         var message = new NewMessage(MessageSource.FromTempFile(spool.File), structure.ToBytes(), MessageMetaBuilder.FromStructure(structure))
