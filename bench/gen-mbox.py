@@ -7,7 +7,7 @@ the variety real mailboxes have: plain text, quoted-printable, multipart/alterna
 with In-Reply-To/References, body lines starting with "From " (quoted as ">From "), and
 flag headers (Status/X-Status/X-Keywords). The same seed always gives the same bytes.
 
-usage: gen-mbox.py OUT.mbox [COUNT] [SEED]
+usage: gen-mbox.py OUT.mbox [COUNT] [SEED] [SIZE_FACTOR]   (SIZE_FACTOR 0.1 gives ~1 KB messages)
        gen-mbox.py --huge OUT.mbox SIZE_MB      one message with a SIZE_MB attachment
 """
 import base64
@@ -69,7 +69,7 @@ def b64_lines(data):
     return "\n".join(enc[i:i + 76] for i in range(0, len(enc), 76))
 
 
-def message(rnd, i):
+def message(rnd, i, size_factor=1.0):
     fname, faddr = address(rnd)
     tname, taddr = address(rnd)
     subject = words(rnd, rnd.randint(3, 8)).capitalize()
@@ -97,7 +97,7 @@ def message(rnd, i):
     elif r < 0.15:
         headers += ["Status: RO", "X-Status: AF", "X-Keywords: $Label1 work"]
     # Sizes: mostly a few KB, some bigger, averaging about 10 KB.
-    size = int(rnd.lognormvariate(8.9, 0.8))
+    size = int(rnd.lognormvariate(8.9, 0.8) * size_factor)
     kind = rnd.random()
     if kind < 0.45:
         headers.append("Content-Type: text/plain; charset=us-ascii")
@@ -150,11 +150,12 @@ def main():
     out = args[0]
     count = int(args[1]) if len(args) > 1 else 100_000
     seed = int(args[2]) if len(args) > 2 else 1
+    size_factor = float(args[3]) if len(args) > 3 else 1.0
     rnd = random.Random(seed)
     total = 0
     with open(out, "w", encoding="utf-8", newline="\n") as f:
         for i in range(count):
-            m = message(rnd, i)
+            m = message(rnd, i, size_factor)
             total += len(m.encode())
             f.write(f"From {address(rnd)[1]} Mon Jan {1 + i % 28:2d} 10:{i % 60:02d}:00 2024\n")
             f.write(quote(m))
