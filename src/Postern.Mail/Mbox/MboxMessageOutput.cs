@@ -25,6 +25,7 @@ internal sealed class MboxMessageOutput
     private const int OutputBufferBytes = 64 * 1024;
     private static readonly byte[] Crlf = "\r\n"u8.ToArray();
     private static readonly byte[] Lf = "\n"u8.ToArray();
+    private static readonly byte[] MarkerPrefix = Encoding.ASCII.GetBytes(MboxFlagHeaders.MarkerFieldName + ":");
 
     private readonly byte[] _outBuf = new byte[OutputBufferBytes];
     private int _outLen;
@@ -97,7 +98,7 @@ internal sealed class MboxMessageOutput
     {
         if (_blockState == BlockState.FirstLine)
         {
-            if (!content.StartsWith(Encoding.ASCII.GetBytes(MboxFlagHeaders.MarkerFieldName + ":")) || content.Length > MaxFlagBlockLineBytes || !hasTerminator)
+            if (!content.StartsWith(MarkerPrefix) || content.Length > MaxFlagBlockLineBytes || !hasTerminator)
             {
                 _blockState = BlockState.Done;
                 return false;
