@@ -12,6 +12,10 @@ internal static class PosternCli
         root.Subcommands.Add(VersionCommand());
         root.Subcommands.Add(DnsCommands.Create());
         root.Subcommands.Add(LocalServeCommand.Create());
+        root.Subcommands.Add(AccountCommands.Create());
+        root.Subcommands.Add(ImportCommands.Create());
+        root.Subcommands.Add(ExportCommands.Create());
+        root.Subcommands.Add(VerifyDataCommand.Create());
         ParseResult parsed = root.Parse(args);
         return await parsed.InvokeAsync().ConfigureAwait(false);
     }
