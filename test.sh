@@ -28,7 +28,10 @@ for proj in tests/*/*.Tests.csproj; do
     --logger "trx;LogFileName=$PWD/$out/$name.trx" --logger "console;verbosity=normal" \
     --blame-hang-timeout 10m > "$out/$name.log" 2>&1
   rc=$?
-  grep -E "^\s+(Failed|Passed|Skipped) |^\s*(Passed|Failed)!|error" "$out/$name.log" | grep -vE "^\s+Passed " | tail -40
+  # Each failed test with its error message (not the stack trace), so that a CI log tells why.
+  awk '/^[[:space:]]+Failed [^!]/ {show=1; n=0} /^[[:space:]]+Stack Trace:/ {show=0} /^[[:space:]]+Passed / {show=0}
+       show && n++ < 25 {print}' "$out/$name.log" | head -200
+  grep -E "^\s*(Passed|Failed)!|error CS|\[xUnit.net.*(error|Error)" "$out/$name.log" | tail -10
   trx="$out/$name.trx"
   if [ -f "$trx" ] && counters=$(grep -o '<Counters [^>]*>' "$trx"); then
     p=$(echo "$counters" | sed -E 's/.* passed="([0-9]+)".*/\1/')

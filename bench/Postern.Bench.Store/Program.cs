@@ -2,7 +2,7 @@
 // before it counts. Modes:
 //   inserts --writers N --seconds S --size BYTES   concurrent single-message appends (IMAP APPEND / delivery)
 //   import  --batch B --count C --size BYTES       batch appends from one writer (import)
-//   list    --count C                              appends C small messages, then times SELECT-style listing
+//   list    --count C                              appends C small messages, then times full listing and SELECT's state listing
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -88,10 +88,18 @@ try
                 times.Add(sw.Elapsed.TotalMilliseconds);
                 if (list.Count != count) throw new InvalidOperationException("wrong count");
             }
+            var stateTimes = new List<double>();
+            for (int i = 0; i < 5; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                var list = await account.ListMessageStatesAsync(inbox);
+                stateTimes.Add(sw.Elapsed.TotalMilliseconds);
+                if (list.Count != count) throw new InvalidOperationException("wrong count");
+            }
             var swm = Stopwatch.StartNew();
             await account.GetMailboxAsync(inbox);
             double mbMs = swm.Elapsed.TotalMilliseconds;
-            Console.WriteLine(FormattableString.Invariant($"list count={count} list-ms(best of 5)={times.Min():F1} median={times.Order().ElementAt(2):F1} mailbox-status-ms={mbMs:F2}"));
+            Console.WriteLine(FormattableString.Invariant($"list count={count} list-ms(best of 5)={times.Min():F1} median={times.Order().ElementAt(2):F1} states-ms(best of 5)={stateTimes.Min():F1} median={stateTimes.Order().ElementAt(2):F1} mailbox-status-ms={mbMs:F2}"));
             break;
         }
         default:

@@ -104,6 +104,9 @@ public interface IAccountStore : IAsyncDisposable
     /// <summary>All messages of a mailbox in UID order, as compact records.</summary>
     Task<IReadOnlyList<MessageRecord>> ListMessagesAsync(long mailboxId, CancellationToken cancellationToken = default);
 
+    /// <summary>UID, MODSEQ and flags of every message of a mailbox in UID order: what IMAP SELECT needs, read as cheaply as the backend can.</summary>
+    Task<IReadOnlyList<MessageState>> ListMessageStatesAsync(long mailboxId, CancellationToken cancellationToken = default);
+
     /// <summary>Records of the messages with UIDs in the set, in UID order (missing UIDs are skipped).</summary>
     Task<IReadOnlyList<MessageRecord>> GetMessagesAsync(long mailboxId, UidSet uids, CancellationToken cancellationToken = default);
 

@@ -46,6 +46,9 @@ public sealed record MailboxInfo(
 /// <param name="SaveDate">SAVEDATE (RFC 8514): when it was put in this mailbox.</param>
 public sealed record MessageRecord(uint Uid, long ModSeq, SystemFlags Flags, string[] Keywords, long Size, DateTimeOffset InternalDate, DateTimeOffset SaveDate);
 
+/// <summary>The per-message state a client session keeps for a selected mailbox. Messages without keywords share one empty array.</summary>
+public readonly record struct MessageState(uint Uid, long ModSeq, SystemFlags Flags, string[] Keywords);
+
 /// <summary>Header data the parser extracted once at delivery, kept for threading, SORT and previews. The store does not parse messages.</summary>
 public sealed record MessageMeta
 {

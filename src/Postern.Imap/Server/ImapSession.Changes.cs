@@ -31,12 +31,10 @@ internal sealed partial class ImapSession
                     break;
                 case FlagsChanged fc:
                     {
-                        MessageView? view = sel.Get(fc.Uid);
-                        if (view is null || fc.ModSeq <= view.ModSeq)
+                        if (sel.Get(fc.Uid) is not MessageView old || fc.ModSeq <= old.ModSeq)
                             break;
-                        view.Flags = fc.Flags;
-                        view.Keywords = fc.Keywords;
-                        view.ModSeq = fc.ModSeq;
+                        var view = new MessageView(fc.Flags, fc.Keywords, fc.ModSeq);
+                        sel.Set(fc.Uid, view);
                         int seq = sel.SeqOf(fc.Uid);
                         if (seq > sel.AnnouncedCount)
                             break;
@@ -105,27 +103,27 @@ internal sealed partial class ImapSession
 
     private async Task ResyncAsync(SelectedMailbox sel)
     {
-        IReadOnlyList<MessageRecord> records = await _account!.ListMessagesAsync(sel.Id).ConfigureAwait(false);
-        var current = records.ToDictionary(r => r.Uid);
+        IReadOnlyList<MessageState> records = await _account!.ListMessageStatesAsync(sel.Id).ConfigureAwait(false);
+        var current = new HashSet<uint>(records.Count);
+        foreach (MessageState r in records)
+            current.Add(r.Uid);
         foreach (uint uid in sel.Uids)
         {
-            if (!current.ContainsKey(uid))
+            if (!current.Contains(uid))
                 sel.PendingExpunges.Add(uid);
         }
-        foreach (MessageRecord r in records)
+        foreach (MessageState r in records)
         {
-            MessageView? view = sel.Get(r.Uid);
-            if (view is null)
+            if (sel.Get(r.Uid) is not MessageView old)
             {
                 if (r.Uid > sel.MaxUid)
                     sel.Add(r.Uid, r.Flags, r.Keywords, r.ModSeq);
                 continue;
             }
-            if (r.ModSeq > view.ModSeq)
+            if (r.ModSeq > old.ModSeq)
             {
-                view.Flags = r.Flags;
-                view.Keywords = r.Keywords;
-                view.ModSeq = r.ModSeq;
+                var view = new MessageView(r.Flags, r.Keywords, r.ModSeq);
+                sel.Set(r.Uid, view);
                 int seq = sel.SeqOf(r.Uid);
                 if (seq <= sel.AnnouncedCount)
                     WriteFlagsFetch(sel, seq, r.Uid, view);

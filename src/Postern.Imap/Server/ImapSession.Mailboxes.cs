@@ -39,7 +39,7 @@ internal sealed partial class ImapSession
         while (_feed!.TryRead(out _))
         {
         }
-        IReadOnlyList<MessageRecord> records = await _account.ListMessagesAsync(info.Id).ConfigureAwait(false);
+        IReadOnlyList<MessageState> records = await _account.ListMessageStatesAsync(info.Id).ConfigureAwait(false);
         var sel = new SelectedMailbox(info, s.ReadOnly, records);
         IReadOnlyList<string> keywords = await _account.GetKeywordsAsync(info.Id).ConfigureAwait(false);
         if (!s.ReadOnly)
@@ -54,7 +54,7 @@ internal sealed partial class ImapSession
             int firstUnseen = 0;
             for (int i = 1; i <= sel.Count && firstUnseen == 0; i++)
             {
-                if (!sel.Get(sel.UidAt(i))!.Flags.HasFlag(SystemFlags.Seen))
+                if (!sel.Get(sel.UidAt(i))!.Value.Flags.HasFlag(SystemFlags.Seen))
                     firstUnseen = i;
             }
             if (firstUnseen > 0)

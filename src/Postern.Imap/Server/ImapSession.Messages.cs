@@ -58,7 +58,7 @@ internal sealed partial class ImapSession
         }
         if (f.ChangedSince is ulong since)
         {
-            uids = uids.Where(u => (ulong)sel.Get(u)!.ModSeq > since).ToList();
+            uids = uids.Where(u => (ulong)sel.Get(u)!.Value.ModSeq > since).ToList();
             if (!items.Any(i => i.Kind == FetchItemKind.ModSeq))
                 items.Add(new FetchItem(FetchItemKind.ModSeq));
         }
@@ -68,18 +68,16 @@ internal sealed partial class ImapSession
         if (setsSeen)
         {
             // RFC 9051 §6.4.5: BODY[] without PEEK sets \Seen; the FETCH then reports FLAGS.
-            var unseen = uids.Where(u => !sel.Get(u)!.Flags.HasFlag(SystemFlags.Seen)).ToList();
+            var unseen = uids.Where(u => !sel.Get(u)!.Value.Flags.HasFlag(SystemFlags.Seen)).ToList();
             if (unseen.Count > 0)
             {
                 StoreFlagsResult r = await _account!.StoreFlagsAsync(sel.Id, UidSet.Of(unseen),
                     new FlagChange(FlagOperation.Add, SystemFlags.Seen, [])).ConfigureAwait(false);
                 foreach (MessageRecord rec in r.Changed)
                 {
-                    if (sel.Get(rec.Uid) is MessageView v)
+                    if (sel.Contains(rec.Uid))
                     {
-                        v.Flags = rec.Flags;
-                        v.Keywords = rec.Keywords;
-                        v.ModSeq = rec.ModSeq;
+                        sel.Set(rec.Uid, new MessageView(rec.Flags, rec.Keywords, rec.ModSeq));
                         seenNow.Add(rec.Uid);
                     }
                 }
@@ -100,7 +98,7 @@ internal sealed partial class ImapSession
 
         foreach (uint uid in uids)
         {
-            MessageView view = sel.Get(uid)!;
+            MessageView view = sel.Get(uid)!.Value;
             int seq = sel.SeqOf(uid);
             MessageDetails? details = null;
             MessageStructure? structure = null;
@@ -345,11 +343,9 @@ internal sealed partial class ImapSession
                 s.UnchangedSince is ulong u ? (long)u : null).ConfigureAwait(false);
             foreach (MessageRecord r in result.Changed)
             {
-                if (sel.Get(r.Uid) is MessageView v)
+                if (sel.Contains(r.Uid))
                 {
-                    v.Flags = r.Flags;
-                    v.Keywords = r.Keywords;
-                    v.ModSeq = r.ModSeq;
+                    sel.Set(r.Uid, new MessageView(r.Flags, r.Keywords, r.ModSeq));
                     changed.Add(r.Uid);
                 }
             }

@@ -42,7 +42,7 @@ internal sealed partial class ImapSession
             if (await MatchesAsync(ctx, s.Key, seq, uid).ConfigureAwait(false))
                 matches.Add(uid);
         }
-        long highestModSeq = matches.Count == 0 ? 0 : matches.Max(u => sel.Get(u)!.ModSeq);
+        long highestModSeq = matches.Count == 0 ? 0 : matches.Max(u => sel.Get(u)!.Value.ModSeq);
         IEnumerable<uint> Numbers(IEnumerable<uint> uids) => s.Uid ? uids : uids.Select(u => (uint)sel.SeqOf(u));
         SearchReturnOptions? ret = s.Return;
         if (ret is not null && ret.Save)
@@ -104,7 +104,7 @@ internal sealed partial class ImapSession
     private async ValueTask<bool> MatchesAsync(SearchContext ctx, SearchKey key, int seq, uint uid)
     {
         SelectedMailbox sel = ctx.Selected;
-        MessageView view = sel.Get(uid)!;
+        MessageView view = sel.Get(uid)!.Value;
         MessageRecord rec = ctx.Records[uid];
         switch (key.Kind)
         {

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Postern.Store.Sqlite;
 
@@ -198,6 +199,33 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     public Task<IReadOnlyList<MessageRecord>> ListMessagesAsync(long mailboxId, CancellationToken cancellationToken = default) =>
         GetMessagesAsync(mailboxId, UidSet.All, cancellationToken);
+
+    public Task<IReadOnlyList<MessageState>> ListMessageStatesAsync(long mailboxId, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var tx = conn.BeginTransaction(deferred: true);
+        long count;
+        using (var countCmd = Db.Command(conn, tx, "SELECT count(*) FROM message WHERE mailbox_id = $mb", ("$mb", mailboxId)))
+            count = (long)countCmd.ExecuteScalar()!;
+        var list = new List<MessageState>((int)Math.Min(count, 10_000_000));
+        // SELECT lists every message of a mailbox: step the statement through SQLite's C API directly,
+        // which costs about half of what the ADO.NET reader does per row.
+        sqlite3 db = conn.Handle!;
+        int rc = raw.sqlite3_prepare_v2(db, "SELECT uid, modseq, flags, keywords FROM message WHERE mailbox_id = ?1 ORDER BY uid", out sqlite3_stmt stmt);
+        if (rc != raw.SQLITE_OK) throw new StoreException($"listing messages: {raw.sqlite3_errmsg(db).utf8_to_string()}");
+        using (stmt)
+        {
+            raw.sqlite3_bind_int64(stmt, 1, mailboxId);
+            while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                string[] keywords = raw.sqlite3_column_bytes(stmt, 3) == 0 ? Keywords.None : Keywords.Parse(raw.sqlite3_column_text(stmt, 3).utf8_to_string());
+                list.Add(new MessageState((uint)raw.sqlite3_column_int64(stmt, 0), raw.sqlite3_column_int64(stmt, 1), (SystemFlags)raw.sqlite3_column_int(stmt, 2), keywords));
+            }
+            if (rc != raw.SQLITE_DONE) throw new StoreException($"listing messages: {raw.sqlite3_errmsg(db).utf8_to_string()}");
+        }
+        return Task.FromResult<IReadOnlyList<MessageState>>(list);
+    }
 
     public Task<IReadOnlyList<MessageRecord>> GetMessagesAsync(long mailboxId, UidSet uids, CancellationToken cancellationToken = default)
     {

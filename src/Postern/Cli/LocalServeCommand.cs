@@ -64,6 +64,9 @@ internal static class LocalServeCommand
             Certificate = certificate,
             HostName = "localhost",
             TempDirectory = Path.Combine(root, "tmp"),
+            // Every client of a local test server comes from 127.0.0.1, so a per-IP limit would only
+            // cap the total; the overall connection limit still applies.
+            MaxConnectionsPerIp = 20_000,
         };
         Directory.CreateDirectory(options.TempDirectory);
         await using var server = new ImapServer(options, store, logger: logger);
