@@ -40,7 +40,7 @@ public sealed class ImapServer : IAsyncDisposable
     /// <summary>The endpoints actually bound (port 0 resolved), in listener order.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndPoints => _sockets.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList();
 
-    /// <summary>Binds every listener and starts accepting.</summary>
+    /// <summary>Binds every listener and starts accepting; an <see cref="IOException"/> names an endpoint that cannot be bound.</summary>
     public void Start()
     {
         foreach (ImapListener listener in Options.Listeners)
@@ -49,8 +49,16 @@ public sealed class ImapServer : IAsyncDisposable
             if (listener.EndPoint.AddressFamily == AddressFamily.InterNetworkV6)
                 socket.DualMode = false;
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(listener.EndPoint);
-            socket.Listen(512);
+            try
+            {
+                socket.Bind(listener.EndPoint);
+                socket.Listen(512);
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                throw new IOException($"cannot listen on {listener.EndPoint}: {ex.Message}", ex);
+            }
             _sockets.Add(socket);
             _acceptLoops.Add(AcceptLoopAsync(socket, listener.ImplicitTls));
         }

@@ -37,7 +37,7 @@ internal sealed partial class ImapSession
             yield return "SASL-IR";
             yield return "ID";
             yield return "IDLE";
-            if (!IsSecure && _server.Options.Certificate is not null)
+            if (!IsSecure && _server.Options.TlsAvailable)
                 yield return "STARTTLS";
             if (!PasswordsAllowed)
             {
@@ -91,7 +91,8 @@ internal sealed partial class ImapSession
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
         {
-            ServerCertificate = _server.Options.Certificate,
+            ServerCertificate = _server.Options.CertificateSelector is null ? _server.Options.Certificate : null,
+            ServerCertificateSelectionCallback = _server.Options.CertificateSelector is { } select ? (_, name) => select(name)! : null,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificateRequired = false,
         }, cts.Token).ConfigureAwait(false);
@@ -100,7 +101,7 @@ internal sealed partial class ImapSession
 
     private async Task StartTlsCommandAsync(string tag)
     {
-        if (IsSecure || _server.Options.Certificate is null)
+        if (IsSecure || !_server.Options.TlsAvailable)
         {
             Tagged(tag, "BAD", IsSecure ? "TLS already active" : "STARTTLS not available");
             return;

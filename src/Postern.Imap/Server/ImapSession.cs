@@ -71,7 +71,7 @@ internal sealed partial class ImapSession
         {
             if (_implicitTls)
             {
-                if (_server.Options.Certificate is null)
+                if (!_server.Options.TlsAvailable)
                     return;
                 await StartTlsAsync().ConfigureAwait(false);
             }

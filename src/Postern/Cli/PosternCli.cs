@@ -12,6 +12,9 @@ internal static class PosternCli
         root.Subcommands.Add(VersionCommand());
         root.Subcommands.Add(DnsCommands.Create());
         root.Subcommands.Add(LocalServeCommand.Create());
+        root.Subcommands.Add(ServeCommand.CreateServe());
+        root.Subcommands.Add(ServeCommand.CreateStop());
+        root.Subcommands.Add(ServeCommand.CreateConfig());
         root.Subcommands.Add(AccountCommands.Create());
         root.Subcommands.Add(ImportCommands.Create());
         root.Subcommands.Add(ExportCommands.Create());

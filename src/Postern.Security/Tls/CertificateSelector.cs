@@ -1,0 +1,139 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace Postern.Security.Tls;
+
+/// <summary>A PEM certificate chain file and its private key file.</summary>
+/// <param name="CertificatePath">Certificate chain, leaf first.</param>
+/// <param name="KeyPath">Private key of the leaf.</param>
+public sealed record CertificateFiles(string CertificatePath, string KeyPath);
+
+/// <summary>
+/// Server certificates loaded from PEM files, chosen per connection by the SNI host name and
+/// read again when a file changes (checked at most every <see cref="RecheckInterval"/>), so a
+/// renewed certificate is used without a restart. A file that fails to load after a change
+/// keeps the previous certificate in use and is reported through <see cref="ReloadFailed"/>.
+/// </summary>
+public sealed class CertificateSelector
+{
+    private readonly Entry[] _entries;
+    private readonly TimeProvider _time;
+    private long _nextCheck;
+
+    /// <summary>Loads every pair now; throws with the file's name when one cannot be loaded.</summary>
+    public CertificateSelector(IReadOnlyList<CertificateFiles> files, TimeProvider? time = null)
+    {
+        if (files.Count == 0) throw new ArgumentException("at least one certificate is needed", nameof(files));
+        _time = time ?? TimeProvider.System;
+        _entries = [.. files.Select(f => new Entry(f, Load(f)))];
+        _nextCheck = _time.GetTimestamp() + (long)(RecheckInterval.TotalSeconds * _time.TimestampFrequency);
+    }
+
+    /// <summary>How often file modification times are checked.</summary>
+    public TimeSpan RecheckInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Called with the files and the error when a changed file could not be loaded.</summary>
+    public Action<CertificateFiles, Exception>? ReloadFailed { get; set; }
+
+    /// <summary>The certificates in use, in configuration order.</summary>
+    public IEnumerable<X509Certificate2> Certificates => _entries.Select(e => e.Certificate);
+
+    /// <summary>
+    /// The certificate for <paramref name="hostName"/>: the first whose DNS names match it exactly
+    /// or by a one-label wildcard (RFC 6125 §6.4.3), else the first one.
+    /// </summary>
+    public X509Certificate2 Select(string? hostName)
+    {
+        ReloadIfChanged();
+        if (!string.IsNullOrEmpty(hostName))
+        {
+            string name = hostName.TrimEnd('.').ToLowerInvariant();
+            foreach (var e in _entries)
+            {
+                if (e.Names.Any(n => Matches(n, name)))
+                    return e.Certificate;
+            }
+        }
+        return _entries[0].Certificate;
+    }
+
+    private static bool Matches(string pattern, string name)
+    {
+        if (pattern == name) return true;
+        if (!pattern.StartsWith("*.", StringComparison.Ordinal)) return false;
+        int dot = name.IndexOf('.', StringComparison.Ordinal);
+        return dot > 0 && name[(dot + 1)..] == pattern[2..];
+    }
+
+    private void ReloadIfChanged()
+    {
+        long now = _time.GetTimestamp();
+        long next = Interlocked.Read(ref _nextCheck);
+        if (now < next || Interlocked.CompareExchange(ref _nextCheck, now + (long)(RecheckInterval.TotalSeconds * _time.TimestampFrequency), next) != next)
+            return;
+        foreach (var e in _entries)
+        {
+            var stamp = Stamp(e.Files);
+            if (stamp == e.Stamp) continue;
+            try
+            {
+                e.Replace(Load(e.Files), stamp);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                e.Stamp = stamp; // report once per change, not on every handshake
+                ReloadFailed?.Invoke(e.Files, ex);
+            }
+        }
+    }
+
+    private static (DateTime, DateTime, long, long) Stamp(CertificateFiles f)
+    {
+        var c = new FileInfo(f.CertificatePath);
+        var k = new FileInfo(f.KeyPath);
+        return (c.Exists ? c.LastWriteTimeUtc : default, k.Exists ? k.LastWriteTimeUtc : default, c.Exists ? c.Length : -1, k.Exists ? k.Length : -1);
+    }
+
+    private static X509Certificate2 Load(CertificateFiles f)
+    {
+        if (!File.Exists(f.CertificatePath)) throw new FileNotFoundException($"{f.CertificatePath}: no such file");
+        if (!File.Exists(f.KeyPath)) throw new FileNotFoundException($"{f.KeyPath}: no such file");
+        return TlsCertificates.LoadPem(f.CertificatePath, f.KeyPath);
+    }
+
+    private sealed class Entry
+    {
+        public Entry(CertificateFiles files, X509Certificate2 certificate)
+        {
+            Files = files;
+            Stamp = CertificateSelector.Stamp(files);
+            Certificate = certificate;
+            Names = NamesOf(certificate);
+        }
+
+        public CertificateFiles Files { get; }
+        public (DateTime, DateTime, long, long) Stamp { get; set; }
+        public X509Certificate2 Certificate { get; private set; }
+        public string[] Names { get; private set; }
+
+        public void Replace(X509Certificate2 certificate, (DateTime, DateTime, long, long) stamp)
+        {
+            // The previous certificate may still be in use by a handshake; it is left to the GC.
+            Names = NamesOf(certificate);
+            Certificate = certificate;
+            Stamp = stamp;
+        }
+
+        private static string[] NamesOf(X509Certificate2 c)
+        {
+            var names = new List<string>();
+            foreach (var ext in c.Extensions)
+            {
+                if (ext is X509SubjectAlternativeNameExtension san)
+                    names.AddRange(san.EnumerateDnsNames().Select(n => n.ToLowerInvariant()));
+            }
+            if (names.Count == 0 && c.GetNameInfo(X509NameType.DnsName, false) is { Length: > 0 } cn)
+                names.Add(cn.ToLowerInvariant());
+            return [.. names];
+        }
+    }
+}

@@ -1,0 +1,346 @@
+// Reads postern.conf onto the ServerConfig classes. Strict on purpose: an unknown key, a
+// wrong type or a missing required setting is an error naming the file, line and column,
+// and every error of the file is reported at once, before any listener starts.
+using System.Collections;
+using System.Globalization;
+using System.Net;
+using System.Reflection;
+using System.Text;
+using Postern.Dns;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Postern.Config;
+
+/// <summary>Configuration errors, each as "FILE:LINE:COLUMN: problem".</summary>
+internal sealed class ConfigException(IReadOnlyList<string> errors) : Exception(string.Join(Environment.NewLine, errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}
+
+/// <summary>Loads and validates <c>postern.conf</c>.</summary>
+internal static class ConfigLoader
+{
+    /// <summary>Most bytes of a configuration file; a larger one is a mistake, not a configuration.</summary>
+    public const int MaxFileBytes = 1 << 20;
+
+    /// <summary>Reads, binds and validates the file; throws <see cref="ConfigException"/> listing every problem.</summary>
+    public static LoadedConfig Load(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string text;
+        try
+        {
+            var info = new FileInfo(full);
+            if (!info.Exists)
+                throw new ConfigException([$"{path}: no such file (create one with `postern quickstart`)"]);
+            if (info.Length > MaxFileBytes)
+                throw new ConfigException([$"{path}: {info.Length} bytes, more than a configuration file can be ({MaxFileBytes})"]);
+            text = File.ReadAllText(full, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException([$"{path}: cannot read: {e.Message}"]);
+        }
+        return new LoadedConfig(Parse(text, path), full);
+    }
+
+    /// <summary>Binds and validates configuration text; <paramref name="fileName"/> appears in the errors.</summary>
+    public static ServerConfig Parse(string text, string fileName)
+    {
+        var ctx = new BindContext(fileName);
+        var yaml = new YamlStream();
+        try
+        {
+            yaml.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigException([$"{fileName}:{e.Start.Line}:{e.Start.Column}: not valid YAML: {e.Message}"]);
+        }
+        if (yaml.Documents.Count != 1 || yaml.Documents[0].RootNode is not YamlMappingNode root)
+            throw new ConfigException([$"{fileName}: expected one YAML document with settings (key: value lines)"]);
+        var config = (ServerConfig)ctx.BindObject(typeof(ServerConfig), root, "");
+        Validate(config, ctx);
+        if (ctx.Errors.Count > 0)
+            throw new ConfigException(ctx.Errors);
+        return config;
+    }
+
+    /// <summary>The kebab-case key of a property: <c>DataDir</c> is <c>data-dir</c>.</summary>
+    public static string KeyOf(string propertyName)
+    {
+        var sb = new StringBuilder();
+        for (int i = 0; i < propertyName.Length; i++)
+        {
+            char c = propertyName[i];
+            if (char.IsUpper(c) && i > 0) sb.Append('-');
+            sb.Append(char.ToLowerInvariant(c));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Settings bound from YAML: public read-write properties, in declaration order.</summary>
+    public static IEnumerable<PropertyInfo> Settings(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.CanWrite).OrderBy(p => p.MetadataToken);
+
+    private static void Validate(ServerConfig c, BindContext ctx)
+    {
+        if (ctx.Errors.Count > 0) return; // structural errors first; checks below assume a bound tree
+        if (!IsHostName(c.Hostname))
+            ctx.Error("hostname", $"\"{c.Hostname}\" is not a host name (for example mail.example.com)");
+        if (string.IsNullOrWhiteSpace(c.DataDir))
+            ctx.Error("data-dir", "must not be empty");
+        if (c.ShutdownGraceSeconds is < 0 or > 3600)
+            ctx.Error("shutdown-grace-seconds", "must be between 0 and 3600");
+        if (c.Listeners.Count == 0)
+            ctx.Error("listeners", "at least one listener is needed");
+        var bound = new Dictionary<(string Ip, int Port), string>();
+        foreach (var (name, l) in c.Listeners)
+        {
+            string at = $"listeners.{name}";
+            if (l.Ips.Count == 0)
+                ctx.Error(at + ".ips", "at least one IP address is needed");
+            for (int i = 0; i < l.Ips.Count; i++)
+            {
+                if (!IPAddress.TryParse(l.Ips[i], out _))
+                    ctx.Error($"{at}.ips[{i}]", $"\"{l.Ips[i]}\" is not an IP address");
+            }
+            if (l.Hostname.Length > 0 && !IsHostName(l.Hostname))
+                ctx.Error(at + ".hostname", $"\"{l.Hostname}\" is not a host name");
+            if (l.MaxConnectionsPerIp < 1)
+                ctx.Error(at + ".max-connections-per-ip", "must be at least 1");
+            foreach (var (service, svc) in Services(l))
+            {
+                if (!svc.Enabled) continue;
+                if (svc.Port is < 1 or > 65535)
+                {
+                    ctx.Error($"{at}.{service}.port", $"{svc.Port} is not a TCP port (1-65535)");
+                    continue;
+                }
+                foreach (var ip in l.Ips)
+                {
+                    if (bound.TryGetValue((ip, svc.Port), out var other))
+                        ctx.Error($"{at}.{service}.port", $"{ip} port {svc.Port} is already used by {other}");
+                    else
+                        bound[(ip, svc.Port)] = $"{at}.{service}";
+                }
+            }
+            for (int i = 0; i < l.Tls.KeyCerts.Count; i++)
+            {
+                var kc = l.Tls.KeyCerts[i];
+                if (kc.CertFile.Length == 0) ctx.Error($"{at}.tls.key-certs[{i}].cert-file", "missing");
+                if (kc.KeyFile.Length == 0) ctx.Error($"{at}.tls.key-certs[{i}].key-file", "missing");
+            }
+        }
+        for (int i = 0; i < c.Dns.Nameservers.Count; i++)
+        {
+            if (!DnsResolverOptions.TryParseServer(c.Dns.Nameservers[i], out _))
+                ctx.Error($"dns.nameservers[{i}]", $"\"{c.Dns.Nameservers[i]}\" is not IP or IP:port");
+        }
+        for (int i = 0; i < c.Dns.TrustedNameservers.Count; i++)
+        {
+            if (!IPAddress.TryParse(c.Dns.TrustedNameservers[i], out _))
+                ctx.Error($"dns.trusted-nameservers[{i}]", $"\"{c.Dns.TrustedNameservers[i]}\" is not an IP address");
+        }
+    }
+
+    /// <summary>The services of a listener with their keys.</summary>
+    public static IEnumerable<(string Key, ServiceConfig Service)> Services(ListenerConfig l) =>
+        Settings(typeof(ListenerConfig)).Where(p => p.PropertyType == typeof(ServiceConfig))
+            .Select(p => (KeyOf(p.Name), (ServiceConfig)p.GetValue(l)!));
+
+    /// <summary>RFC 1035 §2.3.1 host name (after IDNA), at least one dot not required (localhost is a name).</summary>
+    public static bool IsHostName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 253) return false;
+        string ascii;
+        try
+        {
+            ascii = new IdnMapping().GetAscii(name.TrimEnd('.'));
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        foreach (var label in ascii.Split('.'))
+        {
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-') return false;
+            foreach (char ch in label)
+            {
+                if (!(char.IsAsciiLetterOrDigit(ch) || ch == '-')) return false;
+            }
+        }
+        return true;
+    }
+
+    private sealed class BindContext(string fileName)
+    {
+        private readonly Dictionary<string, Mark> _marks = new(StringComparer.Ordinal);
+
+        public List<string> Errors { get; } = [];
+
+        public void Error(string path, string message)
+        {
+            // The closest bound ancestor gives the line when the setting itself was left out.
+            string p = path;
+            Mark? mark = null;
+            while (true)
+            {
+                if (_marks.TryGetValue(p, out var m)) { mark = m; break; }
+                int cut = Math.Max(p.LastIndexOf('.'), p.LastIndexOf('['));
+                if (cut <= 0) { if (p.Length > 0 && _marks.TryGetValue("", out var r)) mark = r; break; }
+                p = p[..cut];
+            }
+            string where = mark is { } mk ? $"{fileName}:{mk.Line}:{mk.Column}" : fileName;
+            Errors.Add($"{where}: {(path.Length > 0 ? path + ": " : "")}{message}");
+        }
+
+        private void Error(YamlNode node, string path, string message)
+        {
+            _marks.TryAdd(path, node.Start);
+            Error(path, message);
+        }
+
+        public object BindObject(Type type, YamlMappingNode node, string path)
+        {
+            _marks[path] = node.Start;
+            object obj = Activator.CreateInstance(type)!;
+            var props = Settings(type).ToDictionary(p => KeyOf(p.Name), StringComparer.Ordinal);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (keyNode, valueNode) in node.Children)
+            {
+                if (keyNode is not YamlScalarNode { Value: { } key })
+                {
+                    Error(keyNode, path, "a setting name must be a plain word");
+                    continue;
+                }
+                string at = path.Length == 0 ? key : path + "." + key;
+                if (!props.TryGetValue(key, out var prop))
+                {
+                    Error(keyNode, at, $"unknown setting (known here: {string.Join(", ", props.Keys)})");
+                    continue;
+                }
+                if (!seen.Add(key))
+                {
+                    Error(keyNode, at, "given twice");
+                    continue;
+                }
+                _marks[at] = valueNode.Start;
+                if (IsNull(valueNode))
+                    continue; // the default stays
+                var value = BindValue(prop.PropertyType, valueNode, at);
+                if (value is not null)
+                    prop.SetValue(obj, value);
+            }
+            foreach (var (key, prop) in props)
+            {
+                if (!seen.Contains(key) && prop.GetCustomAttribute<DocAttribute>() is { Optional: false })
+                    Error(path.Length == 0 ? key : path + "." + key, "missing (required)");
+            }
+            return obj;
+        }
+
+        private static bool IsNull(YamlNode node) =>
+            node is YamlScalarNode s && s.Style == YamlDotNet.Core.ScalarStyle.Plain && (s.Value is null or "" or "~" or "null");
+
+        private object? BindValue(Type type, YamlNode node, string path)
+        {
+            if (type == typeof(string) || type == typeof(int) || type == typeof(bool) || type.IsEnum)
+            {
+                if (node is not YamlScalarNode { Value: { } text })
+                {
+                    Error(node, path, "expected a single value, not a list or a group of settings");
+                    return null;
+                }
+                return BindScalar(type, text, node, path);
+            }
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>))
+            {
+                Type item = type.GetGenericArguments()[0];
+                if (node is not YamlSequenceNode seq)
+                {
+                    Error(node, path, "expected a list (- item lines, or [a, b])");
+                    return null;
+                }
+                var list = (IList)Activator.CreateInstance(type)!;
+                int i = 0;
+                foreach (var child in seq.Children)
+                {
+                    string at = $"{path}[{i++}]";
+                    _marks[at] = child.Start;
+                    if (BindValue(item, child, at) is { } v) list.Add(v);
+                }
+                return list;
+            }
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>))
+            {
+                Type item = type.GetGenericArguments()[1];
+                if (node is not YamlMappingNode map)
+                {
+                    Error(node, path, "expected named entries (name: followed by indented settings)");
+                    return null;
+                }
+                var dict = (IDictionary)Activator.CreateInstance(type)!;
+                foreach (var (k, v) in map.Children)
+                {
+                    if (k is not YamlScalarNode { Value: { Length: > 0 } name } || !name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
+                    {
+                        Error(k, path, "an entry name is letters, digits, - and _");
+                        continue;
+                    }
+                    string at = path + "." + name;
+                    _marks[at] = v.Start;
+                    if (dict.Contains(name)) { Error(k, at, "given twice"); continue; }
+                    if (BindValue(item, v, at) is { } bound) dict[name] = bound;
+                }
+                return dict;
+            }
+            if (node is not YamlMappingNode m)
+            {
+                Error(node, path, "expected a group of settings (indented key: value lines)");
+                return null;
+            }
+            return BindObject(type, m, path);
+        }
+
+        private object? BindScalar(Type type, string text, YamlNode node, string path)
+        {
+            if (type == typeof(string)) return text;
+            if (type == typeof(int))
+            {
+                if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n)) return n;
+                Error(node, path, $"\"{text}\" is not a whole number");
+                return null;
+            }
+            if (type == typeof(bool))
+            {
+                switch (text.ToLowerInvariant())
+                {
+                    case "true" or "yes" or "on": return true;
+                    case "false" or "no" or "off": return false;
+                }
+                Error(node, path, $"\"{text}\" is not true or false");
+                return null;
+            }
+            foreach (var name in Enum.GetNames(type))
+            {
+                if (string.Equals(KeyOf(name), text, StringComparison.OrdinalIgnoreCase))
+                    return Enum.Parse(type, name);
+            }
+            Error(node, path, $"\"{text}\" is not one of {string.Join(", ", Enum.GetNames(type).Select(KeyOf))}");
+            return null;
+        }
+    }
+}
+
+/// <summary>A configuration with the folder that its relative paths are relative to.</summary>
+internal sealed record LoadedConfig(ServerConfig Config, string FilePath)
+{
+    public string Folder => Path.GetDirectoryName(FilePath)!;
+
+    /// <summary>A path from the file, made absolute against the file's folder.</summary>
+    public string Resolve(string path) => Path.GetFullPath(path, Folder);
+
+    public string DataDirectory => Resolve(Config.DataDir);
+}

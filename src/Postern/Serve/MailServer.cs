@@ -1,0 +1,161 @@
+// `postern serve`: composes the services of postern.conf over one data folder. Everything that
+// can fail on configuration (certificates, data folder, ports) fails in StartAsync with a message
+// naming the setting or file, before the server is announced; nothing is left listening then.
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Postern.Config;
+using Postern.Imap.Server;
+using Postern.Security.Tls;
+using Postern.Store.Sqlite;
+
+namespace Postern.Serve;
+
+/// <summary>A running server: store, listeners and the control socket.</summary>
+internal sealed class MailServer : IAsyncDisposable
+{
+    private readonly LoadedConfig _config;
+    private readonly ILogger _logger;
+    private readonly List<ImapServer> _imap = [];
+    private readonly TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SqliteMailStore? _store;
+    private ControlSocket? _control;
+
+    public MailServer(LoadedConfig config, ILogger logger)
+    {
+        _config = config;
+        _logger = logger;
+    }
+
+    /// <summary>Completes when <c>postern stop</c> asks the server to stop.</summary>
+    public Task StopRequested => _stopRequested.Task;
+
+    /// <summary>What listens where, for the start-up message.</summary>
+    public List<string> Endpoints { get; } = [];
+
+    /// <summary>Opens the store, binds every listener and the control socket. Throws <see cref="StartException"/> with a clear message.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        ServerConfig c = _config.Config;
+        string data = _config.DataDirectory;
+        if (!Directory.Exists(data))
+            throw new StartException($"data-dir: {data} does not exist (`postern quickstart` creates it)");
+        CheckWritable(data);
+
+        var certificates = new Dictionary<string, CertificateSelector>();
+        foreach (var (name, l) in c.Listeners)
+        {
+            if (l.Tls.KeyCerts.Count == 0) continue;
+            try
+            {
+                var selector = new CertificateSelector([.. l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile)))]);
+                selector.ReloadFailed = (files, e) => _logger.LogError("certificate reload failed cert={Cert} key={Key} error={Error}; the previous certificate stays in use", files.CertificatePath, files.KeyPath, e.Message);
+                certificates[name] = selector;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                throw new StartException($"listeners.{name}.tls: {e.Message}");
+            }
+        }
+
+        try
+        {
+            _store = SqliteMailStore.Open(data);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            throw new StartException($"data-dir: cannot open the store in {data}: {e.Message}");
+        }
+
+        string tmp = Path.Combine(data, "tmp");
+        Directory.CreateDirectory(tmp);
+        foreach (var (name, l) in c.Listeners)
+        {
+            var ips = l.Ips.Select(IPAddress.Parse).ToList();
+            var listeners = new List<ImapListener>();
+            if (l.Imap.Enabled) listeners.AddRange(ips.Select(ip => new ImapListener(new IPEndPoint(ip, l.Imap.Port), ImplicitTls: false)));
+            if (l.Imaps.Enabled)
+            {
+                if (!certificates.ContainsKey(name))
+                    throw new StartException($"listeners.{name}.imaps: implicit TLS needs a certificate in listeners.{name}.tls.key-certs");
+                listeners.AddRange(ips.Select(ip => new ImapListener(new IPEndPoint(ip, l.Imaps.Port), ImplicitTls: true)));
+            }
+            if (listeners.Count == 0) continue;
+            var imap = new ImapServer(new ImapServerOptions
+            {
+                Listeners = listeners,
+                CertificateSelector = certificates.TryGetValue(name, out var sel) ? sel.Select : null,
+                HostName = l.Hostname.Length > 0 ? l.Hostname : c.Hostname,
+                TempDirectory = tmp,
+                MaxConnectionsPerIp = l.MaxConnectionsPerIp,
+            }, _store, logger: _logger);
+            _imap.Add(imap);
+            try
+            {
+                imap.Start();
+            }
+            catch (IOException e)
+            {
+                string hint = e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied }
+                    ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE; see docs/install.md)" : "";
+                throw new StartException($"listeners.{name}: {e.Message}{hint}");
+            }
+            Endpoints.AddRange(imap.BoundEndPoints.Select(ep => $"{name}: imap{(listeners.First(x => x.EndPoint.Port == ep.Port).ImplicitTls ? "s" : "")} {ep}"));
+        }
+
+        try
+        {
+            _control = await ControlSocket.StartAsync(data, HandleControlAsync, _logger).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            throw new StartException($"control socket: {e.Message}");
+        }
+    }
+
+    private Task<string> HandleControlAsync(string request)
+    {
+        switch (request)
+        {
+            case "ping":
+                return Task.FromResult("pong\n");
+            case "stop":
+                _logger.LogInformation("stop requested through the control socket");
+                _stopRequested.TrySetResult();
+                return Task.FromResult("stopping\n");
+            default:
+                return Task.FromResult($"error: unknown request \"{(request.Length > 40 ? request[..40] + "..." : request)}\"\n");
+        }
+    }
+
+    private static void CheckWritable(string data)
+    {
+        string probe = Path.Combine(data, ".write-test-" + Environment.ProcessId);
+        try
+        {
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StartException($"data-dir: {data} is not writable by this user: {e.Message}");
+        }
+    }
+
+    /// <summary>Stops accepting, gives sessions <paramref name="grace"/> to finish, then closes everything.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
+        _control = null;
+        await Task.WhenAll(_imap.Select(s => s.StopAsync(grace))).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
+        foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
+        if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>A reason the server cannot start, worded for the operator.</summary>
+internal sealed class StartException(string message) : Exception(message);

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using Postern.Config;
+using Postern.Security.Tls;
+
+namespace Postern.Tests;
+
+/// <summary>`postern serve`, `stop` and `config test|describe` as an operator runs them.</summary>
+public class ServeCommandTests
+{
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>A config folder with a self-signed certificate, a data folder with one account, loopback listeners.</summary>
+    private static (string Conf, int Imap, int Imaps) Setup(TempFolder tmp)
+    {
+        Directory.CreateDirectory(tmp.Sub("tls"));
+        using (var cert = TlsCertificates.CreateSelfSigned(new SelfSignedCertificateOptions { DnsNames = ["mail.test"] }))
+            TlsCertificates.SavePem(cert, tmp.Sub("tls/cert.pem"), tmp.Sub("tls/key.pem"));
+        var add = Cli.RunWithInput("secret-password\n", "account", "add", "alice", "--password-stdin", "--dir", tmp.Sub("data"));
+        Assert.True(add.ExitCode == 0, add.Stderr + add.Stdout);
+        int imap = FreePort(), imaps = FreePort();
+        File.WriteAllText(tmp.Sub("postern.conf"), $"""
+            # test server
+            hostname: mail.test
+            data-dir: data
+            shutdown-grace-seconds: 2
+            listeners:
+              local:
+                ips: [127.0.0.1]
+                tls:
+                  key-certs:
+                    - cert-file: tls/cert.pem
+                      key-file: tls/key.pem
+                imap: {"{"}enabled: true, port: {imap}{"}"}
+                imaps:
+                  enabled: true
+                  port: {imaps}
+            """);
+        return (tmp.Sub("postern.conf"), imap, imaps);
+    }
+
+    private sealed class ServeProcess : IDisposable
+    {
+        private readonly StringBuilder _log = new();
+        public required Process Process { get; init; }
+        public string Log { get { lock (_log) return _log.ToString(); } }
+
+        public static ServeProcess Start(string conf)
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { PosternProcess.DllPath, "serve", "--config", conf }) psi.ArgumentList.Add(a);
+            var s = new ServeProcess { Process = Process.Start(psi)! };
+            s.Process.OutputDataReceived += (_, e) => { lock (s._log) s._log.AppendLine(e.Data); };
+            s.Process.ErrorDataReceived += (_, e) => { lock (s._log) s._log.AppendLine(e.Data); };
+            s.Process.BeginOutputReadLine();
+            s.Process.BeginErrorReadLine();
+            return s;
+        }
+
+        public void WaitForLog(string text)
+        {
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (!Log.Contains(text, StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < until && !Process.HasExited, $"no \"{text}\" in the log:\n{Log}");
+                Thread.Sleep(50);
+            }
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(true);
+            Process.Dispose();
+        }
+    }
+
+    private static string ImapsGreetingAndLogin(int port)
+    {
+        using var client = new TcpClient("127.0.0.1", port);
+        using var ssl = new SslStream(client.GetStream(), false, (_, _, _, _) => true);
+        ssl.AuthenticateAsClient("mail.test");
+        var reader = new StreamReader(ssl, Encoding.ASCII);
+        string greeting = reader.ReadLine()!;
+        ssl.Write(Encoding.ASCII.GetBytes("a LOGIN alice secret-password\r\n"));
+        string? line;
+        while ((line = reader.ReadLine()) is not null && !line.StartsWith("a ", StringComparison.Ordinal)) { }
+        return greeting + "\n" + line;
+    }
+
+    [Fact]
+    public void Serve_answers_on_its_listeners_and_stop_ends_it_cleanly()
+    {
+        using var tmp = new TempFolder();
+        var (conf, _, imaps) = Setup(tmp);
+        using var serve = ServeProcess.Start(conf);
+        serve.WaitForLog("serving mail.test");
+        string session = ImapsGreetingAndLogin(imaps);
+        Assert.Contains("* OK", session, StringComparison.Ordinal);
+        Assert.Contains("a OK", session, StringComparison.Ordinal);
+
+        var second = Cli.Run("serve", "--config", conf);
+        Assert.Equal(2, second.ExitCode);
+        Assert.Contains("another postern server is running", second.Stderr, StringComparison.Ordinal);
+
+        var stop = Cli.Run("stop", "--config", conf);
+        Assert.True(stop.ExitCode == 0, stop.Stderr + stop.Stdout);
+        Assert.True(serve.Process.WaitForExit(30_000));
+        Assert.Equal(0, serve.Process.ExitCode);
+        Assert.Contains("stopped", serve.Log, StringComparison.Ordinal);
+        Assert.False(File.Exists(tmp.Sub("data/postern.ctl")));
+        Assert.NotEqual(0, Cli.Run("stop", "--config", conf).ExitCode);
+    }
+
+    [Fact]
+    public void Sigterm_stops_the_server_with_exit_code_zero()
+    {
+        using var tmp = new TempFolder();
+        var (conf, _, _) = Setup(tmp);
+        using var serve = ServeProcess.Start(conf);
+        serve.WaitForLog("serving mail.test");
+        using (var kill = Process.Start("kill", ["-TERM", serve.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            kill.WaitForExit();
+        Assert.True(serve.Process.WaitForExit(30_000), serve.Log);
+        Assert.Equal(0, serve.Process.ExitCode);
+        Assert.Contains("stopped", serve.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_port_in_use_is_named_and_nothing_keeps_running()
+    {
+        using var tmp = new TempFolder();
+        var (conf, imap, _) = Setup(tmp);
+        using var blocker = new TcpListener(IPAddress.Loopback, imap);
+        blocker.Start();
+        var r = Cli.Run("serve", "--config", conf);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"listeners.local: cannot listen on 127.0.0.1:{imap}", r.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(tmp.Sub("data/postern.ctl")));
+    }
+
+    [Fact]
+    public void Configuration_errors_name_file_line_and_setting_before_anything_starts()
+    {
+        using var tmp = new TempFolder();
+        File.WriteAllText(tmp.Sub("postern.conf"), """
+            hostname: "not a host"
+            listeners:
+              public:
+                ips: [127.0.0.1, 300.1.1.1]
+                imap: {enabled: true, port: 70000}
+                imaps: {enabled: yes, port: 1993}
+            dns:
+              nameservers: [nowhere]
+            """);
+        var r = Cli.Run("config", "test", "--config", tmp.Sub("postern.conf"));
+        Assert.Equal(2, r.ExitCode);
+        string conf = tmp.Sub("postern.conf");
+        Assert.Contains($"{conf}:1:11: hostname: \"not a host\" is not a host name", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"{conf}:4:22: listeners.public.ips[1]: \"300.1.1.1\" is not an IP address", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("listeners.public.imap.port: 70000 is not a TCP port", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("dns.nameservers[0]: \"nowhere\" is not IP or IP:port", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, Cli.Run("serve", "--config", conf).ExitCode);
+
+        File.WriteAllText(conf, "hostname: mail.test\nlistener:\n  x: 1\n");
+        r = Cli.Run("config", "test", "--config", conf);
+        Assert.Contains($"{conf}:2:1: listener: unknown setting", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("listeners: missing (required)", r.Stderr, StringComparison.Ordinal);
+
+        File.WriteAllText(conf, "hostname: [a\n");
+        r = Cli.Run("config", "test", "--config", conf);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("not valid YAML", r.Stderr, StringComparison.Ordinal);
+
+        r = Cli.Run("config", "test", "--config", tmp.Sub("missing.conf"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("no such file", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_certificate_and_data_folder_are_reported_by_config_test_and_serve()
+    {
+        using var tmp = new TempFolder();
+        var (conf, _, _) = Setup(tmp);
+        File.Delete(tmp.Sub("tls/key.pem"));
+        var r = Cli.Run("config", "test", "--config", conf);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("listeners.local.tls:", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("key.pem: no such file", r.Stderr, StringComparison.Ordinal);
+        r = Cli.Run("serve", "--config", conf);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("key.pem: no such file", r.Stderr, StringComparison.Ordinal);
+
+        Directory.Delete(tmp.Sub("data"), true);
+        r = Cli.Run("config", "test", "--config", conf);
+        Assert.Contains("data-dir:", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Describe_prints_a_reference_the_loader_accepts_and_docs_config_md_embeds()
+    {
+        string text = ConfigDescriber.Describe();
+        var parsed = ConfigLoader.Parse(text, "describe");
+        Assert.Equal("mail.example.com", parsed.Hostname);
+        Assert.True(parsed.Listeners["public"].Imaps.Enabled);
+        Assert.Equal(993, parsed.Listeners["public"].Imaps.Port);
+        foreach (var key in new[] { "hostname:", "data-dir:", "listeners:", "key-certs:", "trusted-nameservers:", "shutdown-grace-seconds:" })
+            Assert.Contains(key, text, StringComparison.Ordinal);
+
+        string repo = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(repo, "Postern.slnx"))) repo = Path.GetDirectoryName(repo)!;
+        string doc = File.ReadAllText(Path.Combine(repo, "docs", "config.md"));
+        Assert.True(doc.Contains(text, StringComparison.Ordinal), "docs/config.md does not hold the output of `postern config describe`; paste it again");
+    }
+
+    [Fact]
+    public void Certificates_are_chosen_by_sni_and_reloaded_when_their_files_change()
+    {
+        using var tmp = new TempFolder();
+        using (var a = TlsCertificates.CreateSelfSigned(new SelfSignedCertificateOptions { DnsNames = ["mail.a.test"] }))
+            TlsCertificates.SavePem(a, tmp.Sub("a.crt"), tmp.Sub("a.key"));
+        using (var b = TlsCertificates.CreateSelfSigned(new SelfSignedCertificateOptions { DnsNames = ["*.b.test"] }))
+            TlsCertificates.SavePem(b, tmp.Sub("b.crt"), tmp.Sub("b.key"));
+        var time = new ManualTime();
+        var selector = new CertificateSelector([new(tmp.Sub("a.crt"), tmp.Sub("a.key")), new(tmp.Sub("b.crt"), tmp.Sub("b.key"))], time);
+        Assert.Contains("mail.a.test", selector.Select(null).Subject, StringComparison.Ordinal);
+        Assert.Contains("b.test", selector.Select("imap.b.test").Subject, StringComparison.Ordinal);
+        Assert.Contains("mail.a.test", selector.Select("b.test").Subject, StringComparison.Ordinal); // a wildcard covers one label only
+        Assert.Contains("mail.a.test", selector.Select("MAIL.A.TEST.").Subject, StringComparison.Ordinal);
+
+        string oldThumb = selector.Select("mail.a.test").Thumbprint;
+        using (var renewed = TlsCertificates.CreateSelfSigned(new SelfSignedCertificateOptions { DnsNames = ["mail.a.test", "extra.a.test"] }))
+            TlsCertificates.SavePem(renewed, tmp.Sub("a.crt"), tmp.Sub("a.key"));
+        File.SetLastWriteTimeUtc(tmp.Sub("a.crt"), DateTime.UtcNow.AddMinutes(1));
+        Assert.Equal(oldThumb, selector.Select("mail.a.test").Thumbprint); // not yet rechecked
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.NotEqual(oldThumb, selector.Select("mail.a.test").Thumbprint);
+        Assert.Contains("extra.a.test", selector.Select("extra.a.test").GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.DnsName, false) + string.Join(",", selector.Select("extra.a.test").Extensions.OfType<System.Security.Cryptography.X509Certificates.X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames())), StringComparison.Ordinal);
+
+        // A broken file after a change keeps the previous certificate and reports it.
+        string current = selector.Select("mail.a.test").Thumbprint;
+        string? failed = null;
+        selector.ReloadFailed = (f, e) => failed = f.CertificatePath;
+        File.WriteAllText(tmp.Sub("a.crt"), "garbage");
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(current, selector.Select("mail.a.test").Thumbprint);
+        Assert.Equal(tmp.Sub("a.crt"), failed);
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        private long _ticks = 1_000_000;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+    }
+}
