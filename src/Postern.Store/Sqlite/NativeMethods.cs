@@ -36,4 +36,27 @@ internal static partial class NativeMethods
             _ = Close(fd);
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Link(string existing, string created);
+
+    private const int ENOENT = 2;
+
+    /// <summary>
+    /// Creates <paramref name="created"/> as a hard link to <paramref name="existing"/>. False when the
+    /// platform or file system cannot (the caller copies instead); <paramref name="sourceMissing"/> tells
+    /// a vanished source apart.
+    /// </summary>
+    public static bool TryHardLink(string existing, string created, out bool sourceMissing)
+    {
+        sourceMissing = false;
+        if (OperatingSystem.IsWindows())
+        {
+            sourceMissing = !File.Exists(existing);
+            return false;
+        }
+        if (Link(existing, created) == 0) return true;
+        sourceMissing = Marshal.GetLastPInvokeError() == ENOENT && !File.Exists(existing);
+        return false;
+    }
 }

@@ -19,6 +19,7 @@ internal static class PosternCli
         root.Subcommands.Add(ImportCommands.Create());
         root.Subcommands.Add(ExportCommands.Create());
         root.Subcommands.Add(VerifyDataCommand.Create());
+        root.Subcommands.Add(BackupCommand.Create());
         ParseResult parsed = root.Parse(args);
         return await parsed.InvokeAsync().ConfigureAwait(false);
     }
