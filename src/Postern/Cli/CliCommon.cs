@@ -69,7 +69,7 @@ internal static class CliCommon
             text = ReadBoundedLine(Console.In);
         }
         if (text is null)
-            return (file is null && !fromStdin) ? (Generate(), true, null) : (null, false, "no password given (empty input)");
+            return (file is null && !fromStdin) ? (GeneratePassword(), true, null) : (null, false, "no password given (empty input)");
         if (text.Length == 0)
             return (null, false, "empty password");
         if (text.Length > MaxPasswordLength)
@@ -93,7 +93,7 @@ internal static class CliCommon
         return sawAny ? new string(buffer, 0, n).TrimEnd('\r') : null;
     }
 
-    private static string Generate() => new(RandomNumberGenerator.GetItems<char>(PasswordAlphabet, GeneratedPasswordLength));
+    public static string GeneratePassword() => new(RandomNumberGenerator.GetItems<char>(PasswordAlphabet, GeneratedPasswordLength));
 
     public static int Fail(string message)
     {

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Postern.Tests;
+
+/// <summary>`postern quickstart` then `postern serve`, as a new operator runs them (on loopback ports).</summary>
+public partial class QuickstartCommandTests
+{
+    [GeneratedRegex(@"^    (\S{20})$", RegexOptions.Multiline)]
+    private static partial Regex PasswordLine();
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public void Quickstart_writes_a_config_that_serves_and_the_printed_password_logs_in()
+    {
+        using var tmp = new TempFolder();
+        string dir = tmp.Sub("srv");
+        var r = Cli.Run("quickstart", "you@example.com", "--dir", dir, "--skip-checks");
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        foreach (var expected in new[] { "example.com. IN MX", "_dmarc.example.com. IN TXT \"v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com\"",
+                     "example.com. IN TXT \"v=spf1 mx ~all\"", "_imaps._tcp.example.com. IN SRV 0 1 993 mail.example.com.", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "User=postern" })
+        {
+            if (expected.Contains("IN MX", StringComparison.Ordinal)) continue; // MX comes with the SMTP server
+            Assert.Contains(expected, r.Stdout, StringComparison.Ordinal);
+        }
+        string password = PasswordLine().Match(r.Stdout).Groups[1].Value;
+        Assert.Equal(20, password.Length);
+        Assert.True(File.Exists(Path.Combine(dir, "data", "hostkeys", "ecdsa-p256.pem")));
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, "data", "hostkeys", "rsa-2048.pem")));
+        Assert.Equal(0, Cli.Run("config", "test", "--config", Path.Combine(dir, "postern.conf")).ExitCode);
+
+        // Never overwrites.
+        var again = Cli.Run("quickstart", "you@example.com", "--dir", dir, "--skip-checks");
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("never overwrites", again.Stderr, StringComparison.Ordinal);
+
+        // Serve it on loopback ports (tests never bind other addresses) and log in over IMAPS.
+        int imap = FreePort(), imaps = FreePort();
+        string conf = File.ReadAllText(Path.Combine(dir, "postern.conf"))
+            .Replace("ips: [0.0.0.0, \"::\"]", "ips: [127.0.0.1]", StringComparison.Ordinal)
+            .Replace("port: 143", $"port: {imap}", StringComparison.Ordinal)
+            .Replace("port: 993", $"port: {imaps}", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(dir, "postern.conf"), conf);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { PosternProcess.DllPath, "serve", "--config", Path.Combine(dir, "postern.conf") }) psi.ArgumentList.Add(a);
+        using var serve = Process.Start(psi)!;
+        var log = new StringBuilder();
+        serve.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        serve.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        serve.BeginOutputReadLine();
+        serve.BeginErrorReadLine();
+        try
+        {
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                lock (log) if (log.ToString().Contains("serving mail.example.com", StringComparison.Ordinal)) break;
+                Assert.True(DateTime.UtcNow < until && !serve.HasExited, log.ToString());
+                Thread.Sleep(50);
+            }
+            using var client = new TcpClient("127.0.0.1", imaps);
+            X509Certificate? served = null;
+            using var ssl = new SslStream(client.GetStream(), false, (_, cert, _, _) => { served = cert; return true; });
+            ssl.AuthenticateAsClient("mail.example.com");
+            using var expected = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(dir, "data", "tls", "mail.example.com.crt")));
+            Assert.Equal(expected.Thumbprint, new X509Certificate2(served!).Thumbprint);
+            var reader = new StreamReader(ssl, Encoding.ASCII);
+            Assert.StartsWith("* OK", reader.ReadLine(), StringComparison.Ordinal);
+            ssl.Write(Encoding.ASCII.GetBytes($"a LOGIN you@example.com {password}\r\nb SELECT INBOX\r\n"));
+            string? line;
+            var lines = new List<string>();
+            while ((line = reader.ReadLine()) is not null && !line.StartsWith("b ", StringComparison.Ordinal)) lines.Add(line);
+            Assert.Contains(lines, l => l.StartsWith("a OK", StringComparison.Ordinal));
+            Assert.StartsWith("b OK", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Assert.Equal(0, Cli.Run("stop", "--config", Path.Combine(dir, "postern.conf")).ExitCode);
+            Assert.True(serve.WaitForExit(30_000));
+        }
+    }
+
+    [Theory]
+    [InlineData("not-an-address")]
+    [InlineData("you@localhost")]
+    [InlineData("you@exa mple.com")]
+    public void Quickstart_refuses_what_is_not_a_public_email_address(string email)
+    {
+        using var tmp = new TempFolder();
+        var r = Cli.Run("quickstart", email, "--dir", tmp.Sub("srv"), "--skip-checks");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.False(File.Exists(tmp.Sub("srv/postern.conf")));
+    }
+}
