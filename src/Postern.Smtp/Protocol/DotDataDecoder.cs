@@ -79,11 +79,13 @@ public sealed class DotDataDecoder(int maxLineLength)
             // No complete line left. A partial line longer than the limit is dropped as it comes
             // (memory stays bounded); a CR inside it that is not its last byte is already bare.
             ReadOnlySequence<byte> rest = reader.UnreadSequence;
+            if (rest.Length == 0)
+                return DataStatus.NeedMore;
+            long keep = LastByte(rest) == '\r' ? 1 : 0;
+            if (rest.Slice(0, rest.Length - keep).PositionOf((byte)'\r') is not null)
+                return DataStatus.BareCarriageReturn;
             if (rest.Length > maxLineLength)
             {
-                long keep = LastByte(rest) == '\r' ? 1 : 0;
-                if (rest.Slice(0, rest.Length - keep).PositionOf((byte)'\r') is not null)
-                    return DataStatus.BareCarriageReturn;
                 LineTooLong = true;
                 _skippingLongLine = true;
                 reader.Advance(rest.Length - keep);

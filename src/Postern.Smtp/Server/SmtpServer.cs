@@ -131,7 +131,7 @@ public sealed class SmtpServer : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            Logger.LogInformation("smtp connection ended id={Id} remote={Remote} error={Error}", id, ip, ex.Message);
+            Logger.LogInformation(ex, "smtp connection ended id={Id} remote={Remote} error={Error}", id, ip, ex.Message);
         }
         finally
         {

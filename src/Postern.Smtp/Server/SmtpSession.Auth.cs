@@ -66,11 +66,11 @@ internal sealed partial class SmtpSession
         // handshake and must not be taken as a command after it.
         if (_pipe.TryRead(out System.IO.Pipelines.ReadResult pending))
         {
-            bool injected = pending.Buffer.Length > 0;
+            long injected = pending.Buffer.Length;
             _pipe.AdvanceTo(pending.Buffer.End);
-            if (injected)
+            if (injected > 0)
             {
-                _server.Logger.LogInformation("smtp starttls injection id={Id} remote={Remote} bytes={Bytes}", _id, _remote, pending.Buffer.Length);
+                _server.Logger.LogInformation("smtp starttls injection id={Id} remote={Remote} bytes={Bytes}", _id, _remote, injected);
                 _w.Reply(554, "5.5.1", "Commands pipelined after STARTTLS are refused (command injection); closing");
                 _quit = true;
                 return;

@@ -252,28 +252,33 @@ internal sealed partial class SmtpSession
                 continue;
             }
             ReadOnlySequence<byte> line = buffer.Slice(0, lf.Value);
+            // The line is examined before AdvanceTo, which releases the buffer's memory.
+            (LineStatus, string?) result = discarding || line.Length + 1 > maxLength ? (LineStatus.TooLong, null) : ParseLine(line);
             _pipe.AdvanceTo(buffer.GetPosition(1, lf.Value));
-            if (discarding || line.Length + 1 > maxLength)
-                return (LineStatus.TooLong, null);
-            // RFC 5321 §2.3.8: lines end with CRLF only.
-            if (line.Length == 0 || line.Slice(line.Length - 1).FirstSpan[0] != '\r')
-                return (LineStatus.BareLineEnding, null);
-            line = line.Slice(0, line.Length - 1);
-            if (line.PositionOf((byte)'\r') is not null)
-                return (LineStatus.BareLineEnding, null);
-            string text;
-            try
-            {
-                text = StrictUtf8.GetString(line);
-            }
-            catch (DecoderFallbackException)
-            {
-                return (LineStatus.Invalid, null);
-            }
-            if (text.Any(c => c < 0x20 || c == 0x7f))
-                return (LineStatus.Invalid, null);
-            return (LineStatus.Line, text);
+            return result;
         }
+    }
+
+    private static (LineStatus, string?) ParseLine(ReadOnlySequence<byte> line)
+    {
+        // RFC 5321 §2.3.8: lines end with CRLF only.
+        if (line.Length == 0 || line.Slice(line.Length - 1).FirstSpan[0] != '\r')
+            return (LineStatus.BareLineEnding, null);
+        line = line.Slice(0, line.Length - 1);
+        if (line.PositionOf((byte)'\r') is not null)
+            return (LineStatus.BareLineEnding, null);
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(line);
+        }
+        catch (DecoderFallbackException)
+        {
+            return (LineStatus.Invalid, null);
+        }
+        if (text.Any(c => c < 0x20 || c == 0x7f))
+            return (LineStatus.Invalid, null);
+        return (LineStatus.Line, text);
     }
 
     // ---- output ----
