@@ -16,6 +16,7 @@ internal static class PosternCli
         root.Subcommands.Add(ImportCommands.Create());
         root.Subcommands.Add(ExportCommands.Create());
         root.Subcommands.Add(VerifyDataCommand.Create());
+        root.Subcommands.Add(CidCommand.Create());
         ParseResult parsed = root.Parse(args);
         return await parsed.InvokeAsync().ConfigureAwait(false);
     }
