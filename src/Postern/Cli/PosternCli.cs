@@ -21,6 +21,7 @@ internal static class PosternCli
         root.Subcommands.Add(ExportCommands.Create());
         root.Subcommands.Add(VerifyDataCommand.Create());
         root.Subcommands.Add(BackupCommand.Create());
+        root.Subcommands.Add(CidCommand.Create());
         ParseResult parsed = root.Parse(args);
         return await parsed.InvokeAsync().ConfigureAwait(false);
     }
