@@ -11,6 +11,7 @@ internal static class PosternCli
         var root = new RootCommand("Postern: a complete, secure mail server (SMTP, IMAP, DKIM/SPF/DMARC, ...).");
         root.Subcommands.Add(VersionCommand());
         root.Subcommands.Add(DnsCommands.Create());
+        root.Subcommands.Add(DkimCommands.Create());
         root.Subcommands.Add(LocalServeCommand.Create());
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(ServeCommand.CreateServe());
