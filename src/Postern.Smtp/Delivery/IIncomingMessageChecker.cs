@@ -27,6 +27,9 @@ public sealed record IncomingVerdict
 
     /// <summary>Header fields to add at delivery (full lines with CRLF), e.g. Authentication-Results.</summary>
     public string? AddHeaders { get; init; }
+
+    /// <summary>Deliver into the account's Junk mailbox (special-use \Junk) instead of the usual one (DMARC quarantine).</summary>
+    public bool Junk { get; init; }
 }
 
 /// <summary>

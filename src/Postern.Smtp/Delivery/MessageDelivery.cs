@@ -16,6 +16,9 @@ internal sealed record DeliveryContent(MessageStructure Structure, HeaderList He
 /// <summary>Delivers messages into account stores.</summary>
 internal sealed class MessageDelivery(IMailStore store)
 {
+    /// <summary>Target mailbox meaning "the account's \\Junk mailbox" (RFC 6154), whatever its name; rules do not apply.</summary>
+    public const string JunkMailbox = "\\Junk";
+
     /// <summary>Longest a rule's regular expression may run on one value.</summary>
     public static readonly TimeSpan RuleMatchTimeout = TimeSpan.FromMilliseconds(100);
 
@@ -31,8 +34,9 @@ internal sealed class MessageDelivery(IMailStore store)
             IAccountStore account = await store.OpenAccountAsync(target.Account, ct).ConfigureAwait(false);
             await using (account.ConfigureAwait(false))
             {
-                string mailboxName = await ChooseMailboxAsync(target, content.Headers, envelopeFrom, ct).ConfigureAwait(false);
-                MailboxInfo? mailbox = await account.GetMailboxAsync(mailboxName, ct).ConfigureAwait(false);
+                MailboxInfo? mailbox = target.Mailbox == JunkMailbox
+                    ? (await account.ListMailboxesAsync(ct).ConfigureAwait(false)).FirstOrDefault(m => (m.SpecialUse & SpecialUse.Junk) != 0)
+                    : await account.GetMailboxAsync(await ChooseMailboxAsync(target, content.Headers, envelopeFrom, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
                 if (mailbox is null || !mailbox.Selectable)
                     mailbox = await account.GetMailboxAsync("INBOX", ct).ConfigureAwait(false) ?? throw new MailboxNotFoundException("INBOX");
                 if (!done.Add((target.Account, mailbox.Name)))

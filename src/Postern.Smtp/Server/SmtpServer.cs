@@ -64,8 +64,16 @@ public sealed class SmtpServer : IAsyncDisposable
             if (listener.EndPoint.AddressFamily == AddressFamily.InterNetworkV6)
                 socket.DualMode = false;
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(listener.EndPoint);
-            socket.Listen(512);
+            try
+            {
+                socket.Bind(listener.EndPoint);
+                socket.Listen(512);
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                throw new IOException($"cannot listen on {listener.EndPoint}: {ex.Message}", ex);
+            }
             _sockets.Add(socket);
             _acceptLoops.Add(AcceptLoopAsync(socket, listener.Kind));
         }

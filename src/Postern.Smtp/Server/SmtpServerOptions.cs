@@ -30,6 +30,15 @@ public sealed record SmtpServerOptions
     /// <summary>Server certificate for STARTTLS and implicit TLS; without one, STARTTLS is not offered.</summary>
     public X509Certificate2? Certificate { get; init; }
 
+    /// <summary>
+    /// Picks the certificate for the host name the client sent in SNI (null when it sent none); used
+    /// instead of <see cref="Certificate"/> when set, so that certificates can change while running.
+    /// </summary>
+    public Func<string?, X509Certificate2?>? CertificateSelector { get; init; }
+
+    /// <summary>Whether TLS (STARTTLS, implicit TLS) can be offered.</summary>
+    public bool TlsAvailable => Certificate is not null || CertificateSelector is not null;
+
     /// <summary>Host name in the greeting, EHLO reply and Received headers.</summary>
     public string HostName { get; init; } = "localhost";
 

@@ -49,7 +49,8 @@ internal sealed partial class SmtpSession
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
         {
-            ServerCertificate = Options.Certificate,
+            ServerCertificate = Options.CertificateSelector is null ? Options.Certificate : null,
+            ServerCertificateSelectionCallback = Options.CertificateSelector is { } select ? (_, name) => select(name)! : null,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificateRequired = false,
         }, cts.Token).ConfigureAwait(false);
@@ -58,7 +59,7 @@ internal sealed partial class SmtpSession
 
     private async Task StartTlsCommandAsync(string argument)
     {
-        if (IsSecure || Options.Certificate is null)
+        if (IsSecure || !Options.TlsAvailable)
             throw new SmtpCommandException(IsSecure ? 503 : 502, "5.5.1", IsSecure ? "TLS already active" : "STARTTLS not available");
         if (argument.Length > 0)
             throw new SmtpCommandException(501, "5.5.4", "STARTTLS takes no argument");

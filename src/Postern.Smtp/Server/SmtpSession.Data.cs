@@ -254,6 +254,7 @@ internal sealed partial class SmtpSession
         var incoming = new IncomingMessage(_remote, _helo ?? "", envelopeFrom, _recipients.Select(r => r.Address.ToString()).ToList(),
             message.Headers, IsSecure, _authAccount, message.OpenRead);
         var checkerHeaders = new StringBuilder();
+        bool junk = false;
         foreach (IIncomingMessageChecker checker in Options.MessageCheckers)
         {
             IncomingVerdict verdict = await checker.CheckAsync(incoming, default).ConfigureAwait(false);
@@ -263,9 +264,12 @@ internal sealed partial class SmtpSession
                 return;
             }
             checkerHeaders.Append(verdict.AddHeaders);
+            junk |= verdict.Junk;
         }
 
         List<RecipientTarget> targets = _recipients.SelectMany(r => r.Targets).ToList();
+        if (junk)
+            targets = targets.Select(t => t with { Mailbox = MessageDelivery.JunkMailbox }).ToList();
         foreach (string account in targets.Select(t => t.Account).Distinct(StringComparer.Ordinal))
         {
             if (!await _server.Delivery.HasRoomAsync(account, message.Length, default).ConfigureAwait(false))

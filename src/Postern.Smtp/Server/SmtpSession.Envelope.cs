@@ -84,7 +84,7 @@ internal sealed partial class SmtpSession
             "SMTPUTF8",
             "ENHANCEDSTATUSCODES",
         };
-        if (!IsSecure && Options.Certificate is not null)
+        if (!IsSecure && Options.TlsAvailable)
             lines.Add("STARTTLS");
         if (IsSubmission && PasswordsAllowed && _authAccount is null)
             lines.Add("AUTH " + string.Join(' ', SaslServerMechanisms.Advertised(SaslOptions())));

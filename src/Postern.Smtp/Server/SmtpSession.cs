@@ -66,7 +66,7 @@ internal sealed partial class SmtpSession
         {
             if (_kind == SmtpListenerKind.Submissions)
             {
-                if (Options.Certificate is null)
+                if (!Options.TlsAvailable)
                     return;
                 await StartTlsAsync().ConfigureAwait(false);
             }
