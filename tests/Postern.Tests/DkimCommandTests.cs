@@ -1,3 +1,8 @@
+using System.Net;
+using System.Text;
+using Postern.Security.AuthResults;
+using Postern.Security.Dmarc;
+using Postern.Security.Spf;
 using Postern.Testing;
 
 namespace Postern.Tests;
@@ -22,7 +27,7 @@ public sealed class DkimLabFixture : IAsyncLifetime
         string edInsecure = PosternProcess.Run("dkim", "txt", EdKey, "--selector", "ed", "--domain", DnsLab.InsecureZone).Stdout.Trim();
         Lab = await DnsLab.StartAsync(new Dictionary<string, string>
         {
-            [DnsLab.SignedZone] = rsaLine + "\n" + edLine + "\nweak._domainkey IN TXT \"v=DKIM1; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBANmBe10IgY+u7h3enWTukkqtUD5PR52Tb/mPfjC0QJTocVBq6Za/PlzfV+Py92VaCak19F4WrbVTK5Gg5tW220MCAwEAAQ==\"",
+            [DnsLab.SignedZone] = rsaLine + "\n" + edLine + "\n_dmarc IN TXT \"v=DMARC1; p=reject\"\nweak._domainkey IN TXT \"v=DKIM1; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBANmBe10IgY+u7h3enWTukkqtUD5PR52Tb/mPfjC0QJTocVBq6Za/PlzfV+Py92VaCak19F4WrbVTK5Gg5tW220MCAwEAAQ==\"",
             [DnsLab.InsecureZone] = edInsecure,
         });
     }
@@ -144,5 +149,41 @@ public class DkimCommandTests(DkimLabFixture fixture) : IClassFixture<DkimLabFix
         Assert.Equal(3, badKey.ExitCode);
         var badExpire = PosternProcess.Run("dkim", "sign", plain, "--key", fixture.EdKey, "--domain", "signed.test", "--selector", "ed", "--expire", "soon");
         Assert.Equal(3, badExpire.ExitCode);
+    }
+}
+
+/// <summary>The sender-authentication pipeline over real DNSSEC: unbound validating nsd's signed zones.</summary>
+public class SenderAuthenticationLabTests(DkimLabFixture fixture) : IClassFixture<DkimLabFixture>
+{
+    [Fact]
+    public async Task Signed_zone_results_are_dnssec_authentic_end_to_end()
+    {
+        string message = "From: Alice <alice@signed.test>\r\nTo: bob@example.net\r\nSubject: lab\r\n\r\nHello\r\n";
+        string input = fixture.Folder.Sub("lab.eml");
+        File.WriteAllText(input, message);
+        var signedRun = PosternProcess.Run("dkim", "sign", input, "--key", fixture.EdKey, "--domain", DnsLab.SignedZone, "--selector", "ed");
+        Assert.Equal(0, signedRun.ExitCode);
+        var auth = new MessageAuthenticator(fixture.Lab.CreateResolver(), new MessageAuthenticatorOptions { HostName = "mx.example.net", CheckIprev = false });
+        SenderAuthentication sender = await auth.CheckSenderAsync(IPAddress.Loopback, "mail.signed.test", "alice@signed.test");
+        Assert.Equal(SpfResult.Pass, sender.Spf.MailFrom.Result);
+        Assert.True(sender.SenderDnssecSigned);
+        MessageAuthentication m = await auth.CheckMessageAsync(sender, Encoding.UTF8.GetBytes(signedRun.Stdout));
+        Assert.Equal(DmarcResult.Pass, m.Dmarc.Result);
+        Assert.True(m.Dmarc.RecordDnssecAuthentic);
+        Assert.Contains("spf=pass smtp.mailfrom=alice@signed.test (DNSSEC-authentic)", m.AuthenticationResults, StringComparison.Ordinal);
+        Assert.Contains("DNSSEC-authentic key", m.AuthenticationResults, StringComparison.Ordinal);
+        Assert.Contains("dmarc=pass header.from=signed.test (p=reject dis=NONE; DNSSEC-authentic)", m.AuthenticationResults, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unsigned_zone_is_not_authentic_and_bogus_zone_is_temperror()
+    {
+        var spf = new SpfVerifier(fixture.Lab.CreateResolver());
+        SpfCheckResult insecure = await spf.CheckMailFromAsync(IPAddress.Loopback, "mail.insecure.test", "a@insecure.test");
+        Assert.Equal(SpfResult.None, insecure.Result); // its TXT record is not an SPF record
+        Assert.False(insecure.DnssecAuthentic);
+        SpfCheckResult bogus = await spf.CheckMailFromAsync(IPAddress.Loopback, "h.example", "a@" + DnsLab.TamperedName);
+        Assert.Equal(SpfResult.TempError, bogus.Result);
+        Assert.Contains("SERVFAIL", bogus.Problem, StringComparison.Ordinal);
     }
 }

@@ -96,10 +96,8 @@ internal sealed class DkimHeaderBlock
                 Array.Resize(ref buf, Math.Min(maxBytes, buf.Length * 2));
             }
             int n = await stream.ReadAsync(buf.AsMemory(len), cancellationToken).ConfigureAwait(false);
-            int searchFrom = Math.Max(0, len - 3);
             len += n;
             int body = n == 0 ? -1 : FindBodyOffset(buf.AsSpan(0, len));
-            _ = searchFrom;
             if (body >= 0) return Parse(buf.AsMemory(0, len), body);
             if (n == 0) return Parse(buf.AsMemory(0, len), -1);
         }

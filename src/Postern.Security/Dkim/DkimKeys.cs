@@ -95,6 +95,8 @@ public sealed class DkimPrivateKey : IDisposable
 
     private DkimPrivateKey(RSA rsa) => _rsa = rsa;
 
+    private OpenSslEd25519.Ed25519KeyHandle? _edHandle;
+
     private DkimPrivateKey(byte[] ed25519) => _ed25519 = ed25519;
 
     /// <summary>The key type.</summary>
@@ -179,13 +181,15 @@ public sealed class DkimPrivateKey : IDisposable
     {
         if (_rsa is not null) return _rsa.SignHash(sha256.ToArray(), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         // RFC 8463 §3: Ed25519 signs the SHA-256 hash, not the data.
-        return OpenSslEd25519.Sign(_ed25519, sha256);
+        _edHandle ??= OpenSslEd25519.ImportPrivateKey(_ed25519);
+        return OpenSslEd25519.Sign(_edHandle, sha256);
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
         _rsa?.Dispose();
+        _edHandle?.Dispose();
         if (_ed25519 is not null) CryptographicOperations.ZeroMemory(_ed25519);
     }
 

@@ -243,22 +243,15 @@ public sealed class DkimVerifier
         }
         else
         {
-            RSA rsa = RSA.Create();
-            try
+            RSA? rsa = DkimKeyCache.GetRsa(key.PublicKey);
+            if (rsa is null)
             {
-                try { rsa.ImportSubjectPublicKeyInfo(key.PublicKey, out _); }
-                catch (CryptographicException) { rsa.ImportRSAPublicKey(key.PublicKey, out _); }
-            }
-            catch (CryptographicException)
-            {
-                rsa.Dispose();
                 p.Failure = Fail(DkimResult.PermError, "p= is not an RSA public key", key);
                 return;
             }
             if (rsa.KeySize < _options.MinRsaKeyBits)
             {
                 p.Failure = Fail(DkimResult.PermError, $"RSA key of {rsa.KeySize} bits is too short (RFC 8301)", key);
-                rsa.Dispose();
                 return;
             }
             p.Rsa = rsa;
@@ -274,7 +267,7 @@ public sealed class DkimVerifier
         int bits = p.Rsa?.KeySize ?? 256;
         DkimSignatureResult Result(DkimResult r, string? reason, bool valid = false) =>
             new() { Result = r, Reason = reason, Signature = sig, Key = key, KeyBits = bits, KeyDnssecAuthentic = p.Authentic, Valid = valid };
-        using RSA? rsa = p.Rsa;
+        RSA? rsa = p.Rsa;
         if (sig.BodyLength is { } l && l > bodyLength) return Result(DkimResult.PermError, "l= is longer than the body");
         if (!CryptographicOperations.FixedTimeEquals(bodyHash, sig.BodyHash)) return Result(DkimResult.Fail, "body hash did not verify");
         var data = new ArrayBufferWriter<byte>(4096);
@@ -283,7 +276,7 @@ public sealed class DkimVerifier
         byte[] headerHash = SHA256.HashData(data.WrittenSpan);
         bool ok = rsa is not null
             ? rsa.VerifyHash(headerHash, sig.Signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
-            : OpenSslEd25519.Verify(key.PublicKey, headerHash, sig.Signature);
+            : DkimKeyCache.GetEd25519(key.PublicKey) is { } ed && OpenSslEd25519.Verify(ed, headerHash, sig.Signature);
         if (!ok) return Result(DkimResult.Fail, "signature did not verify");
         // RFC 6376 §8.2: a signature over part of the body says nothing about the rest.
         // RFC 6376 §8.2: l= lets anyone append to the body, so such a signature is never better than neutral.

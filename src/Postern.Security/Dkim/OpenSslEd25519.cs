@@ -97,6 +97,79 @@ public static partial class OpenSslEd25519
         }
     }
 
+    /// <summary>Imports a public key once, for repeated verifications; null when the key is malformed.</summary>
+    internal static Ed25519KeyHandle? ImportPublicKey(ReadOnlySpan<byte> publicKey)
+    {
+        if (publicKey.Length != KeySize) return null;
+        IntPtr pkey = EVP_PKEY_new_raw_public_key(EvpPkeyEd25519, IntPtr.Zero, publicKey, KeySize);
+        if (pkey == IntPtr.Zero)
+        {
+            ERR_clear_error();
+            return null;
+        }
+        return new Ed25519KeyHandle(pkey);
+    }
+
+    /// <summary>Imports a private key once, for repeated signing.</summary>
+    internal static Ed25519KeyHandle ImportPrivateKey(ReadOnlySpan<byte> privateKey) => new(NewPrivate(privateKey));
+
+    /// <summary>Signs with an imported private key.</summary>
+    internal static byte[] Sign(Ed25519KeyHandle key, ReadOnlySpan<byte> data)
+    {
+        IntPtr ctx = EVP_MD_CTX_new();
+        try
+        {
+            if (ctx == IntPtr.Zero) throw new CryptographicException("EVP_MD_CTX_new failed");
+            if (EVP_DigestSignInit(ctx, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, key) != 1) throw new CryptographicException("EVP_DigestSignInit failed");
+            byte[] sig = new byte[SignatureSize];
+            nuint len = SignatureSize;
+            if (EVP_DigestSign(ctx, sig, ref len, data, (nuint)data.Length) != 1 || len != SignatureSize) throw new CryptographicException("EVP_DigestSign failed");
+            return sig;
+        }
+        finally
+        {
+            if (ctx != IntPtr.Zero) EVP_MD_CTX_free(ctx);
+        }
+    }
+
+    /// <summary>Verifies with an imported public key.</summary>
+    internal static bool Verify(Ed25519KeyHandle key, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
+    {
+        if (signature.Length != SignatureSize) return false;
+        IntPtr ctx = EVP_MD_CTX_new();
+        try
+        {
+            if (ctx == IntPtr.Zero) return false;
+            if (EVP_DigestVerifyInit(ctx, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, key) != 1) return false;
+            return EVP_DigestVerify(ctx, signature, (nuint)signature.Length, data, (nuint)data.Length) == 1;
+        }
+        finally
+        {
+            if (ctx != IntPtr.Zero) EVP_MD_CTX_free(ctx);
+            ERR_clear_error();
+        }
+    }
+
+    /// <summary>An OpenSSL EVP_PKEY, freed when released. Safe to share between threads for signing and verifying.</summary>
+    internal sealed class Ed25519KeyHandle : SafeHandle
+    {
+        public Ed25519KeyHandle(IntPtr pkey) : base(IntPtr.Zero, ownsHandle: true) => SetHandle(pkey);
+
+        public override bool IsInvalid => handle == IntPtr.Zero;
+
+        protected override bool ReleaseHandle()
+        {
+            EVP_PKEY_free(handle);
+            return true;
+        }
+    }
+
+    [LibraryImport(Lib)]
+    private static partial int EVP_DigestSignInit(IntPtr ctx, IntPtr pctx, IntPtr type, IntPtr engine, Ed25519KeyHandle pkey);
+
+    [LibraryImport(Lib)]
+    private static partial int EVP_DigestVerifyInit(IntPtr ctx, IntPtr pctx, IntPtr type, IntPtr engine, Ed25519KeyHandle pkey);
+
     private static IntPtr NewPrivate(ReadOnlySpan<byte> privateKey)
     {
         if (privateKey.Length != KeySize) throw new ArgumentException("an Ed25519 private key is 32 bytes", nameof(privateKey));

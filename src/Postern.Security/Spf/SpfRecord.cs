@@ -164,11 +164,8 @@ public sealed class SpfRecord
                 if (rest.Length != 0) { error = $"\"all\" takes no argument: \"{term}\""; return false; }
                 break;
             case SpfMechanismKind.Include or SpfMechanismKind.Exists:
-                if (!rest.StartsWith(':') || !SpfMacro.IsValidDomainSpec(rest[1..], out string? why))
-                {
-                    error = $"{name} needs a valid domain: \"{term}\"";
-                    return false;
-                }
+                if (!rest.StartsWith(':')) { error = $"{name} needs a domain: \"{term}\""; return false; }
+                if (!SpfMacro.IsValidDomainSpec(rest[1..], out string? why)) { error = $"{name}: {why} in \"{term}\""; return false; }
                 domain = rest[1..];
                 break;
             case SpfMechanismKind.A or SpfMechanismKind.Mx or SpfMechanismKind.Ptr:
@@ -184,7 +181,8 @@ public sealed class SpfRecord
                 }
                 if (spec.Length > 0)
                 {
-                    if (!spec.StartsWith(':') || !SpfMacro.IsValidDomainSpec(spec[1..], out _)) { error = $"invalid domain in \"{term}\""; return false; }
+                    if (!spec.StartsWith(':')) { error = $"invalid domain in \"{term}\""; return false; }
+                    if (!SpfMacro.IsValidDomainSpec(spec[1..], out string? bad)) { error = $"{name}: {bad} in \"{term}\""; return false; }
                     domain = spec[1..];
                 }
                 break;

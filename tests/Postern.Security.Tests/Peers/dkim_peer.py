@@ -82,7 +82,9 @@ def dns_server(port, recordsfile):
                         chunks = [v[i:i + 255] for i in range(0, len(v), 255)] or [""]
                         texts.append(" ".join('"' + c.replace('\\', '\\\\').replace('"', '\\"') + '"' for c in chunks))
                     elif qtype == "MX":
-                        texts.append("%d %s" % (v[0], v[1]))
+                        texts.append("%d %s" % (v[0], v[1].rstrip(".") + "."))
+                    elif qtype in ("PTR", "CNAME"):
+                        texts.append(v.rstrip(".") + ".")
                     else:
                         texts.append(v)
                 r.answer.append(dns.rrset.from_text_list(question.name, 300, "IN", qtype, texts))
