@@ -4,7 +4,7 @@
 # ceiling) on free loopback ports, then, side by side:
 #   - Postfix's smtp-source: SESSIONS concurrent sessions, one message per connection;
 #   - bench/smtp-load.py: the same with connections reused, giving p50/p99 latency;
-#   - server RSS with 1,000 idle sessions, and while a 100 MB message streams in.
+#   - first, on the fresh server: RSS with 1,000 idle sessions, and while a 100 MB message streams in.
 #   bench/smtp.sh [SESSIONS] [MESSAGES] [SIZE]        defaults: 20 sessions, 5000 messages, 10240 bytes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,10 @@ wait_port "$smtp"; wait_port "$sink"
 rss() { awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$1/status"; }
 
 echo "SMTP benchmark, $(date -u +%F), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Memory first, on a fresh server (after the load runs the GC heap has grown).
+echo "Memory:"
+/usr/bin/python3 bench/smtp-load.py idle 127.0.0.1 "$smtp" 1000 "$pid"
+/usr/bin/python3 bench/smtp-load.py big 127.0.0.1 "$smtp" 100 "$pid" bench@localhost
 run_source() {  # port label
   local t0 t1
   t0=$(date +%s.%N)
@@ -43,7 +47,4 @@ echo "bench/smtp-load.py (connections reused, MAIL/RCPT/DATA pipelined):"
 echo " smtp-sink:"; /usr/bin/python3 bench/smtp-load.py load 127.0.0.1 "$sink" "$sessions" "$messages" "$size" bench@localhost
 echo " Postern:";   /usr/bin/python3 bench/smtp-load.py load 127.0.0.1 "$smtp" "$sessions" "$messages" "$size" bench@localhost
 echo "  Postern RSS after: $(rss $pid)"
-echo "Memory:"
-/usr/bin/python3 bench/smtp-load.py idle 127.0.0.1 "$smtp" 1000 "$pid"
-/usr/bin/python3 bench/smtp-load.py big 127.0.0.1 "$smtp" 100 "$pid" bench@localhost
 kill "$pid" "$sinkpid"; wait "$pid" 2>/dev/null || true
