@@ -18,5 +18,7 @@ sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 echo "install-test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix: the tests run their own instances; the system one stays unconfigured (never listens on 25).
+echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections 2>/dev/null || true
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

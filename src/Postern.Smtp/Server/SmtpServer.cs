@@ -137,9 +137,13 @@ public sealed class SmtpServer : IAsyncDisposable
                 await session.RunAsync().ConfigureAwait(false);
             }
         }
+        catch (Exception ex) when (ex is IOException or SocketException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
+        {
+            Logger.LogInformation("smtp connection ended id={Id} remote={Remote} error={Error}", id, ip, ex.Message);
+        }
         catch (Exception ex)
         {
-            Logger.LogInformation(ex, "smtp connection ended id={Id} remote={Remote} error={Error}", id, ip, ex.Message);
+            Logger.LogError(ex, "smtp connection failed id={Id} remote={Remote}", id, ip);
         }
         finally
         {

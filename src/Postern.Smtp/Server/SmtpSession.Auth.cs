@@ -122,13 +122,15 @@ internal sealed partial class SmtpSession
             _w.Reply(454, "4.7.0", "Too many failed authentications; try again later");
             return;
         }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping);
+        timeout.CancelAfter(Options.CommandTimeout);
         while (true)
         {
             SaslStepResult step = await mech.StepAsync(response, default).ConfigureAwait(false);
             if (step.Kind == SaslStepKind.Challenge)
             {
                 _w.Reply(334, null, Convert.ToBase64String(step.Data));
-                (LineStatus status, string? line) = await ReadLineAsync(MaxAuthLineLength, _server.Stopping).ConfigureAwait(false);
+                (LineStatus status, string? line) = await ReadLineAsync(MaxAuthLineLength, timeout.Token).ConfigureAwait(false);
                 if (status == LineStatus.EndOfStream)
                 {
                     _quit = true;
@@ -161,7 +163,7 @@ internal sealed partial class SmtpSession
             {
                 // RFC 4954 §4: additional data with success goes in a last 334, answered empty.
                 _w.Reply(334, null, Convert.ToBase64String(step.Data));
-                (LineStatus status, string? ack) = await ReadLineAsync(MaxAuthLineLength, _server.Stopping).ConfigureAwait(false);
+                (LineStatus status, string? ack) = await ReadLineAsync(MaxAuthLineLength, timeout.Token).ConfigureAwait(false);
                 if (status != LineStatus.Line || ack!.Length != 0)
                     throw new SmtpCommandException(501, "5.5.2", "Expected an empty response");
             }

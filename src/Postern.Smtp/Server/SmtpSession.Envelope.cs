@@ -127,6 +127,7 @@ internal sealed partial class SmtpSession
         }
         _mail = mail;
         _recipients.Clear();
+        _bdatFailed = false;
         _w.Reply(250, "2.1.0", "Sender OK");
     }
 

@@ -84,8 +84,10 @@ internal sealed partial class SmtpSession
         }
     }
 
+    // Zero-byte reads: an idle connection waits without holding a buffer (Kestrel does the same),
+    // so 1,000 idle sessions cost little memory.
     private void NewReader() =>
-        _pipe = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        _pipe = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true, useZeroByteReads: true));
 
     private async Task CommandLoopAsync()
     {

@@ -36,16 +36,17 @@ internal static class LocalServeCommand
         var smtpPort = new Option<int>("--smtp-port") { Description = "SMTP port (no AUTH, any recipient), on loopback.", DefaultValueFactory = _ => 1025 };
         var submissionPort = new Option<int>("--submission-port") { Description = "Submission port with STARTTLS, on loopback.", DefaultValueFactory = _ => 1587 };
         var submissionsPort = new Option<int>("--submissions-port") { Description = "Submission port with implicit TLS, on loopback.", DefaultValueFactory = _ => 1465 };
+        var maxSize = new Option<long>("--max-message-size") { Description = "Largest message SMTP accepts, in bytes.", DefaultValueFactory = _ => Smtp.Protocol.SmtpLimits.Default.MaxMessageSize };
         var cmd = new Command("localserve", "Run a local test server on loopback: IMAP 1143, IMAPS 1993, SMTP 1025, submission 1587 and 1465; one account postern@localhost, password \"postern\".")
         {
-            dir, imapPort, imapsPort, smtpPort, submissionPort, submissionsPort,
+            dir, imapPort, imapsPort, smtpPort, submissionPort, submissionsPort, maxSize,
         };
         cmd.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(dir)!, new Ports(parse.GetValue(imapPort), parse.GetValue(imapsPort),
-            parse.GetValue(smtpPort), parse.GetValue(submissionPort), parse.GetValue(submissionsPort)), ct).ConfigureAwait(false));
+            parse.GetValue(smtpPort), parse.GetValue(submissionPort), parse.GetValue(submissionsPort), parse.GetValue(maxSize)), ct).ConfigureAwait(false));
         return cmd;
     }
 
-    private sealed record Ports(int Imap, int Imaps, int Smtp, int Submission, int Submissions);
+    private sealed record Ports(int Imap, int Imaps, int Smtp, int Submission, int Submissions, long MaxMessageSize);
 
     private static async Task<int> RunAsync(string dir, Ports ports, CancellationToken ct)
     {
@@ -98,6 +99,7 @@ internal static class LocalServeCommand
             RecipientResolver = new LocalServeRecipientResolver(AccountName),
             // All clients of a local test server share 127.0.0.1: no per-IP limits.
             RateLimits = SmtpRateLimits.Unlimited,
+            Limits = Smtp.Protocol.SmtpLimits.Default with { MaxMessageSize = ports.MaxMessageSize },
         };
         await using var smtp = new SmtpServer(smtpOptions, store, logger: logger);
         smtp.Start();

@@ -51,6 +51,21 @@ public class LocalServeSmtpTests
             string[] common = ["--server", "127.0.0.1:" + smtp, "--from", "app@test.example", "--helo", "client.test"];
             (int code, string o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "anyone@any.example", "--header", "Subject: localserve any"]);
             Assert.True(code == 0, o);
+            // `postern cid` turns the id of the 250 reply (the one in the Received header) into the log id.
+            string cid = System.Text.RegularExpressions.Regex.Match(o, "id=([0-9a-f]{32})").Groups[1].Value;
+            (code, string plain) = await PeerServers.RunAsync("dotnet", [PosternDll(), "cid", "--dir", Path.Combine(dir, "data"), cid]);
+            Assert.True(code == 0, plain);
+            // The console logger writes in the background: wait for the line (bounded).
+            string logs = "";
+            for (int i = 0; i < 100 && !logs.Contains("smtp delivered id=" + plain.Trim() + " ", StringComparison.Ordinal); i++)
+            {
+                await Task.Delay(100);
+                lock (output)
+                    logs = output.ToString();
+            }
+            Assert.Contains("smtp delivered id=" + plain.Trim() + " ", logs);
+            (code, _) = await PeerServers.RunAsync("dotnet", [PosternDll(), "cid", "--dir", Path.Combine(dir, "data"), new string('0', 32)]);
+            Assert.NotEqual(0, code);
             (code, o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "user550@example.com"]);
             Assert.Contains("550 5.0.0", o);
             (code, o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "xtemperror@example.com"]);

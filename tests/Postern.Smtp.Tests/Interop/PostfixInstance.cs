@@ -26,6 +26,7 @@ public sealed class PostfixInstance : IDisposable
 
     public static bool Available => File.Exists("/usr/lib/postfix/sbin/master") && File.Exists("/usr/sbin/postfix");
 
+
     public static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
@@ -69,7 +70,9 @@ public sealed class PostfixInstance : IDisposable
             smtp_connection_cache_on_demand = yes
             """);
         // The system master.cf with the smtpd on our port and no chroot (the queue is not a chroot jail).
-        var master = File.ReadAllLines("/etc/postfix/master.cf").Select(l =>
+        // The shipped master.cf (the system one may be absent with "No configuration").
+        string masterSource = File.Exists("/usr/share/postfix/master.cf.dist") ? "/usr/share/postfix/master.cf.dist" : "/etc/postfix/master.cf";
+        var master = File.ReadAllLines(masterSource).Select(l =>
         {
             if (System.Text.RegularExpressions.Regex.IsMatch(l, @"^smtp\s+inet\s"))
                 return $"127.0.0.1:{port} inet n - n - - smtpd";

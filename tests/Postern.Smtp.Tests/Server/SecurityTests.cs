@@ -69,9 +69,15 @@ public class SecurityTests
         await c.WriteAsync($"BDAT {chunk.Length} LAST\r\n");
         await c.WriteAsync(chunk);
         Assert.StartsWith("554 5.6.0 Bare", await c.ReadReplyAsync());
-        // The chunk was consumed whole: the session is still framed.
+        // The chunk was consumed whole: the session is still framed, and a new transaction works.
         await c.ExpectAsync("NOOP", "250");
-        Assert.Empty(await s.MessagesAsync("alice"));
+        await c.WriteAsync("BDAT 2 LAST\r\nxx");
+        Assert.StartsWith("503", await c.ReadReplyAsync());
+        await c.ExpectAsync("MAIL FROM:<a@remote.example>", "250");
+        await c.ExpectAsync("RCPT TO:<alice@example.org>", "250");
+        await c.WriteAsync("BDAT 3 LAST\r\nx\r\n");
+        Assert.StartsWith("250 2.0.0", await c.ReadReplyAsync());
+        Assert.Single(await s.MessagesAsync("alice"));
         Assert.Empty(await s.MessagesAsync("bob"));
     }
 

@@ -70,6 +70,26 @@ public class SubmissionTests
     }
 
     [Fact]
+    public async Task Failed_auth_is_delayed_then_blocked()
+    {
+        var limiter = new Postern.Security.Auth.AuthFailureLimiter(new Postern.Security.Auth.AuthFailureLimiterOptions
+        {
+            FreeFailures = 1, BaseDelay = TimeSpan.FromMilliseconds(300), MaxDelay = TimeSpan.FromMilliseconds(300), BlockAfterAddressFailures = 3,
+        });
+        await using var s = await SmtpTestServer.StartAsync(authLimiter: limiter);
+        await using var c = await s.ConnectAsync(s.SubmissionPort);
+        await c.ExpectAsync("EHLO client.example", "250");
+        await c.ExpectAsync("AUTH PLAIN " + B64("\0alice\0wrong"), "535 5.7.8");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        await c.ExpectAsync("AUTH PLAIN " + B64("\0alice\0wrong"), "535 5.7.8");
+        // A lower bound only (no upper timing threshold).
+        Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(250), sw.Elapsed.ToString());
+        await c.ExpectAsync("AUTH PLAIN " + B64("\0alice\0wrong"), "535");
+        // Blocked now, even with the right password.
+        await c.ExpectAsync("AUTH PLAIN " + B64("\0alice\0" + SmtpTestServer.Password), "454 4.7.0");
+    }
+
+    [Fact]
     public async Task Submission_needs_auth()
     {
         await using var s = await SmtpTestServer.StartAsync();

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SMTP benchmark: builds Release, starts `postern localserve` (deliveries are durable: fsync +
+# SQLite commit before each 250) and Postfix's smtp-sink (accepts and discards: the protocol
+# ceiling) on free loopback ports, then, side by side:
+#   - Postfix's smtp-source: SESSIONS concurrent sessions, one message per connection;
+#   - bench/smtp-load.py: the same with connections reused, giving p50/p99 latency;
+#   - first, on the fresh server: RSS with 1,000 idle sessions, and while a 100 MB message streams in.
+#   bench/smtp.sh [SESSIONS] [MESSAGES] [SIZE]        defaults: 20 sessions, 5000 messages, 10240 bytes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+sessions=${1:-20}; messages=${2:-5000}; size=${3:-10240}
+work=${BENCH_DIR:-/tmp/postern-bench-smtp}
+rm -rf "$work"; mkdir -p "$work"
+command -v smtp-source >/dev/null || { echo "needs Debian's postfix (smtp-source, smtp-sink)"; exit 1; }
+dotnet build -c Release src/Postern/Postern.csproj -nologo -v q > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+free() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 150); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.2; done; echo "no server on $1"; exit 1; }
+smtp=$(free); sink=$(free)
+dotnet src/Postern/bin/Release/net10.0/postern.dll localserve --dir "$work/local" --imap-port "$(free)" --imaps-port "$(free)" \
+  --smtp-port "$smtp" --submission-port "$(free)" --submissions-port "$(free)" --max-message-size 200000000 > "$work/serve.log" 2>&1 &
+pid=$!
+setsid smtp-sink -u postfix -c "127.0.0.1:$sink" 5000 > "$work/sink.log" 2>&1 &
+sinkpid=$!
+trap 'kill $pid $sinkpid 2>/dev/null || true' EXIT
+wait_port "$smtp"; wait_port "$sink"
+rss() { awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$1/status"; }
+
+echo "SMTP benchmark, $(date -u +%F), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Memory first, on a fresh server (after the load runs the GC heap has grown).
+echo "Memory:"
+/usr/bin/python3 bench/smtp-load.py idle 127.0.0.1 "$smtp" 1000 "$pid"
+/usr/bin/python3 bench/smtp-load.py big 127.0.0.1 "$smtp" 100 "$pid" bench@localhost
+run_source() {  # port label
+  local t0 t1
+  t0=$(date +%s.%N)
+  smtp-source -s "$sessions" -m "$messages" -l "$size" -f load@bench.example -t bench@localhost "127.0.0.1:$1"
+  t1=$(date +%s.%N)
+  echo "  $2: $(echo "$messages / ($t1 - $t0)" | bc -l | xargs printf '%.0f') msg/s ($messages x $size bytes, $sessions sessions, new connection per message)"
+}
+echo "smtp-source (Postfix) as the client:"
+run_source "$sink" "smtp-sink (stores nothing)"
+run_source "$smtp" "Postern (durable delivery)"
+echo "  Postern RSS after: $(rss $pid)"
+echo "bench/smtp-load.py (connections reused, MAIL/RCPT/DATA pipelined):"
+echo " smtp-sink:"; /usr/bin/python3 bench/smtp-load.py load 127.0.0.1 "$sink" "$sessions" "$messages" "$size" bench@localhost
+echo " Postern:";   /usr/bin/python3 bench/smtp-load.py load 127.0.0.1 "$smtp" "$sessions" "$messages" "$size" bench@localhost
+echo "  Postern RSS after: $(rss $pid)"
+kill "$pid" "$sinkpid"; wait "$pid" 2>/dev/null || true
