@@ -92,21 +92,24 @@ public class AcmeServeTests
         return key.ExportSubjectPublicKeyInfo();
     }
 
-    [Fact]
-    public async Task Serve_starts_on_a_placeholder_then_serves_the_issued_certificate_on_the_host_key()
+    [Theory]
+    [InlineData("tls-alpn-01")]
+    [InlineData("http-01")]
+    public async Task Serve_starts_on_a_placeholder_then_serves_the_issued_certificate_on_the_host_key(string challenge)
     {
         await using var lab = await PebbleLab.StartAsync();
         using var tmp = new TempFolder();
         Directory.CreateDirectory(tmp.Sub("data"));
         int imaps = FreePort();
-        File.WriteAllText(tmp.Sub("postern.conf"), Config(lab.DirectoryUri.ToString(), lab.TrustedRootFile, imaps, lab.TlsPort, lab.HttpPort));
+        // With tls-alpn-port 0 only http-01 is answered.
+        File.WriteAllText(tmp.Sub("postern.conf"), Config(lab.DirectoryUri.ToString(), lab.TrustedRootFile, imaps, challenge == "http-01" ? 0 : lab.TlsPort, lab.HttpPort));
         var test = Cli.Run("config", "test", "--config", tmp.Sub("postern.conf"));
         Assert.True(test.ExitCode == 0, test.Stderr);
 
         using var serve = ServeProcess.Start(tmp.Sub("postern.conf"));
         serve.WaitForLog("serving mail.postern.test");
         serve.WaitForLog("acme obtained certificate=mail.postern.test");
-        Assert.Contains("acme tls-alpn-01 answered name=mail.postern.test", serve.Log, StringComparison.Ordinal);
+        Assert.Contains(challenge == "http-01" ? "acme http-01 answered path=/.well-known/acme-challenge/" : "acme tls-alpn-01 answered name=mail.postern.test", serve.Log, StringComparison.Ordinal);
 
         // The listener reads the renewed file within its recheck interval (10 s): poll the handshake.
         using var root = await lab.IssuingRootAsync();

@@ -190,8 +190,9 @@ public sealed class AcmeCertificateManager : IDisposable
             using var leaf = X509Certificate2.CreateFromPem(pem);
             _logger.LogInformation("acme obtained certificate={Name} names={Names} not-after={NotAfter:yyyy-MM-ddTHH:mm:ssZ} file={File}", c.Name, string.Join(",", c.DnsNames), leaf.NotAfter.ToUniversalTime(), c.CertificatePath);
         }
-        catch (Exception e) when (e is AcmeException or IOException or UnauthorizedAccessException or CryptographicException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            // Whatever failed (the CA, the network, the disk), the server keeps its current certificate.
             // A stale account URL (CA reset) or a broken connection: start with a fresh client next time.
             _client?.Dispose();
             _client = null;
