@@ -47,6 +47,36 @@ public interface IAccountDirectory
     /// <summary>Addresses of an account.</summary>
     Task<IReadOnlyList<string>> ListAddressesAsync(string accountName, CancellationToken cancellationToken = default);
 
+    /// <summary>The account and destination mailbox of an address (exact match, case-insensitive; "@domain" is a catch-all), or null.</summary>
+    Task<AddressTarget?> LookupAddressTargetAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the mailbox that mail to an address is delivered to (null: INBOX). False when the address does not exist.</summary>
+    Task<bool> SetAddressMailboxAsync(string address, string? mailbox, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether any address, catch-all or alias is configured in <paramref name="domain"/> (compared case-insensitively).</summary>
+    Task<bool> IsLocalDomainAsync(string domain, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates an alias: mail to <paramref name="address"/> goes to each member (local addresses). Throws <see cref="AddressExistsException"/>.</summary>
+    Task AddAliasAsync(string address, IReadOnlyList<string> members, bool membersMaySend = false, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes an alias; false when it did not exist.</summary>
+    Task<bool> RemoveAliasAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>An alias, or null.</summary>
+    Task<AliasInfo?> GetAliasAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>All aliases, by address.</summary>
+    Task<IReadOnlyList<AliasInfo>> ListAliasesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a delivery rule to an account (evaluated in id order; the first match decides the mailbox). Returns its id.</summary>
+    Task<long> AddDeliveryRuleAsync(DeliveryRule rule, CancellationToken cancellationToken = default);
+
+    /// <summary>Delivery rules of an account, in evaluation order.</summary>
+    Task<IReadOnlyList<DeliveryRule>> ListDeliveryRulesAsync(string accountName, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a delivery rule; false when it did not exist.</summary>
+    Task<bool> RemoveDeliveryRuleAsync(long id, CancellationToken cancellationToken = default);
+
     /// <summary>Logs a login attempt; old entries are pruned (bounded retention).</summary>
     Task RecordLoginAttemptAsync(LoginAttempt attempt, CancellationToken cancellationToken = default);
 

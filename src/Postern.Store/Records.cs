@@ -126,3 +126,36 @@ public sealed record MailboxChanges(IReadOnlyList<MessageRecord> Changed, IReadO
 /// <param name="Structure">Opaque structure blob given at append.</param>
 /// <param name="Meta">Header data given at append.</param>
 public sealed record MessageDetails(uint Uid, long Size, int PrefixLength, byte[] Structure, MessageMeta Meta);
+
+/// <summary>Where mail to an address goes.</summary>
+/// <param name="Account">Account name.</param>
+/// <param name="Mailbox">Destination mailbox, or null for INBOX.</param>
+public sealed record AddressTarget(string Account, string? Mailbox);
+
+/// <summary>An alias address that expands to local members.</summary>
+/// <param name="Address">The alias address, lower-cased.</param>
+/// <param name="Members">Member addresses (each a local address), lower-cased.</param>
+/// <param name="MembersMaySend">Whether accounts of members may use the alias as From when submitting.</param>
+public sealed record AliasInfo(string Address, IReadOnlyList<string> Members, bool MembersMaySend);
+
+/// <summary>What a delivery rule matches on.</summary>
+public enum DeliveryRuleField
+{
+    /// <summary>The value of a named header field (unfolded).</summary>
+    Header,
+    /// <summary>The From header's addresses.</summary>
+    From,
+    /// <summary>The envelope sender (MAIL FROM).</summary>
+    EnvelopeFrom,
+    /// <summary>The envelope recipient (RCPT TO) this copy is delivered for.</summary>
+    EnvelopeTo,
+}
+
+/// <summary>A rule that files incoming mail of an account into a mailbox when a regular expression matches.</summary>
+/// <param name="Id">Id (0 when adding).</param>
+/// <param name="Account">Account name.</param>
+/// <param name="Field">What is matched.</param>
+/// <param name="Header">Header field name for <see cref="DeliveryRuleField.Header"/>.</param>
+/// <param name="Pattern">.NET regular expression, matched case-insensitively.</param>
+/// <param name="Mailbox">Destination mailbox.</param>
+public sealed record DeliveryRule(long Id, string Account, DeliveryRuleField Field, string? Header, string Pattern, string Mailbox);

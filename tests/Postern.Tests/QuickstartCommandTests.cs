@@ -28,10 +28,9 @@ public partial class QuickstartCommandTests
         string dir = tmp.Sub("srv");
         var r = Cli.Run("quickstart", "you@example.com", "--dir", dir, "--skip-checks");
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
-        foreach (var expected in new[] { "example.com. IN MX", "_dmarc.example.com. IN TXT \"v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com\"",
+        foreach (var expected in new[] { "example.com. IN MX 10 mail.example.com.", "_25._tcp.mail.example.com. IN TLSA 3 1 1 ", "_submissions._tcp.example.com. IN SRV 0 1 465 mail.example.com.", "e._domainkey.example.com. IN TXT \"v=DKIM1; k=ed25519; p=", "r._domainkey.example.com. IN TXT \"v=DKIM1; k=rsa; p=", "_dmarc.example.com. IN TXT \"v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com\"",
                      "example.com. IN TXT \"v=spf1 mx ~all\"", "_imaps._tcp.example.com. IN SRV 0 1 993 mail.example.com.", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "User=postern" })
         {
-            if (expected.Contains("IN MX", StringComparison.Ordinal)) continue; // MX comes with the SMTP server
             Assert.Contains(expected, r.Stdout, StringComparison.Ordinal);
         }
         string password = PasswordLine().Match(r.Stdout).Groups[1].Value;
@@ -51,7 +50,11 @@ public partial class QuickstartCommandTests
         string conf = File.ReadAllText(Path.Combine(dir, "postern.conf"))
             .Replace("ips: [0.0.0.0, \"::\"]", "ips: [127.0.0.1]", StringComparison.Ordinal)
             .Replace("port: 143", $"port: {imap}", StringComparison.Ordinal)
-            .Replace("port: 993", $"port: {imaps}", StringComparison.Ordinal);
+            .Replace("port: 993", $"port: {imaps}", StringComparison.Ordinal)
+            .Replace("port: 25\n", $"port: {FreePort()}\n", StringComparison.Ordinal)
+            .Replace("port: 587", $"port: {FreePort()}", StringComparison.Ordinal)
+            .Replace("port: 465", $"port: {FreePort()}", StringComparison.Ordinal);
+        Assert.DoesNotContain("port: 25\n", conf, StringComparison.Ordinal);
         File.WriteAllText(Path.Combine(dir, "postern.conf"), conf);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { PosternProcess.DllPath, "serve", "--config", Path.Combine(dir, "postern.conf") }) psi.ArgumentList.Add(a);
@@ -76,6 +79,9 @@ public partial class QuickstartCommandTests
             ssl.AuthenticateAsClient("mail.example.com");
             using var expected = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(dir, "data", "tls", "mail.example.com.crt")));
             Assert.Equal(expected.Thumbprint, new X509Certificate2(served!).Thumbprint);
+            // The printed TLSA 3 1 1 record matches the served key (DANE-EE, RFC 7671 §5.1).
+            string spkiHash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(new X509Certificate2(served!).PublicKey.ExportSubjectPublicKeyInfo()));
+            Assert.Contains("_25._tcp.mail.example.com. IN TLSA 3 1 1 " + spkiHash, r.Stdout, StringComparison.Ordinal);
             var reader = new StreamReader(ssl, Encoding.ASCII);
             Assert.StartsWith("* OK", reader.ReadLine(), StringComparison.Ordinal);
             ssl.Write(Encoding.ASCII.GetBytes($"a LOGIN you@example.com {password}\r\nb SELECT INBOX\r\n"));

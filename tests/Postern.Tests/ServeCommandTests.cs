@@ -19,14 +19,16 @@ public class ServeCommandTests
     }
 
     /// <summary>A config folder with a self-signed certificate, a data folder with one account, loopback listeners.</summary>
-    private static (string Conf, int Imap, int Imaps) Setup(TempFolder tmp)
+    private static async Task<(string Conf, int Imap, int Imaps, int Smtp)> SetupAsync(TempFolder tmp)
     {
         Directory.CreateDirectory(tmp.Sub("tls"));
         using (var cert = TlsCertificates.CreateSelfSigned(new SelfSignedCertificateOptions { DnsNames = ["mail.test"] }))
             TlsCertificates.SavePem(cert, tmp.Sub("tls/cert.pem"), tmp.Sub("tls/key.pem"));
         var add = Cli.RunWithInput("secret-password\n", "account", "add", "alice", "--password-stdin", "--dir", tmp.Sub("data"));
         Assert.True(add.ExitCode == 0, add.Stderr + add.Stdout);
-        int imap = FreePort(), imaps = FreePort();
+        await using (var store = Postern.Store.Sqlite.SqliteMailStore.Open(tmp.Sub("data")))
+            await store.Directory.AddAddressAsync("alice@mail.test", "alice");
+        int imap = FreePort(), imaps = FreePort(), smtp = FreePort();
         File.WriteAllText(tmp.Sub("postern.conf"), $"""
             # test server
             hostname: mail.test
@@ -39,12 +41,16 @@ public class ServeCommandTests
                   key-certs:
                     - cert-file: tls/cert.pem
                       key-file: tls/key.pem
+                smtp: {"{"}enabled: true, port: {smtp}{"}"}
                 imap: {"{"}enabled: true, port: {imap}{"}"}
                 imaps:
                   enabled: true
                   port: {imaps}
+            dns:
+              # Nothing listens there: lookups fail at once instead of waiting on the network.
+              nameservers: ["127.0.0.1:9"]
             """);
-        return (tmp.Sub("postern.conf"), imap, imaps);
+        return (tmp.Sub("postern.conf"), imap, imaps, smtp);
     }
 
     private sealed class ServeProcess : IDisposable
@@ -96,15 +102,23 @@ public class ServeCommandTests
     }
 
     [Fact]
-    public void Serve_answers_on_its_listeners_and_stop_ends_it_cleanly()
+    public async Task Serve_answers_on_its_listeners_and_stop_ends_it_cleanly()
     {
         using var tmp = new TempFolder();
-        var (conf, _, imaps) = Setup(tmp);
+        var (conf, _, imaps, smtpPort) = await SetupAsync(tmp);
         using var serve = ServeProcess.Start(conf);
         serve.WaitForLog("serving mail.test");
         string session = ImapsGreetingAndLogin(imaps);
         Assert.Contains("* OK", session, StringComparison.Ordinal);
         Assert.Contains("a OK", session, StringComparison.Ordinal);
+
+        // Incoming mail on the SMTP listener lands in the account, with the sender checks' results.
+        using (var smtp = new System.Net.Mail.SmtpClient("127.0.0.1", smtpPort))
+            smtp.Send("someone@remote.test", "alice@mail.test", "hello", "through serve");
+        string inbox = (await Cli.ReadAccountAsync(tmp.Sub("data"), "alice"))["INBOX"].Single().Text;
+        Assert.Contains("Subject: hello", inbox, StringComparison.Ordinal);
+        Assert.Contains("Authentication-Results: mail.test", inbox, StringComparison.Ordinal);
+        Assert.Contains("Received: from", inbox, StringComparison.Ordinal);
 
         var second = Cli.Run("serve", "--config", conf);
         Assert.Equal(2, second.ExitCode);
@@ -120,10 +134,10 @@ public class ServeCommandTests
     }
 
     [Fact]
-    public void Sigterm_stops_the_server_with_exit_code_zero()
+    public async Task Sigterm_stops_the_server_with_exit_code_zero()
     {
         using var tmp = new TempFolder();
-        var (conf, _, _) = Setup(tmp);
+        var (conf, _, _, _) = await SetupAsync(tmp);
         using var serve = ServeProcess.Start(conf);
         serve.WaitForLog("serving mail.test");
         using (var kill = Process.Start("kill", ["-TERM", serve.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
@@ -134,10 +148,10 @@ public class ServeCommandTests
     }
 
     [Fact]
-    public void A_port_in_use_is_named_and_nothing_keeps_running()
+    public async Task A_port_in_use_is_named_and_nothing_keeps_running()
     {
         using var tmp = new TempFolder();
-        var (conf, imap, _) = Setup(tmp);
+        var (conf, imap, _, _) = await SetupAsync(tmp);
         using var blocker = new TcpListener(IPAddress.Loopback, imap);
         blocker.Start();
         var r = Cli.Run("serve", "--config", conf);
@@ -185,10 +199,10 @@ public class ServeCommandTests
     }
 
     [Fact]
-    public void Missing_certificate_and_data_folder_are_reported_by_config_test_and_serve()
+    public async Task Missing_certificate_and_data_folder_are_reported_by_config_test_and_serve()
     {
         using var tmp = new TempFolder();
-        var (conf, _, _) = Setup(tmp);
+        var (conf, _, _, _) = await SetupAsync(tmp);
         File.Delete(tmp.Sub("tls/key.pem"));
         var r = Cli.Run("config", "test", "--config", conf);
         Assert.Equal(2, r.ExitCode);

@@ -244,6 +244,8 @@ internal sealed partial class ImapSession
 
     private async Task RecordAttemptAsync(string login, string method, string result)
     {
+        if (result != "ok")
+            _server.Logger.LogInformation("imap login failed id={Id} remote={Remote} login={Login} method={Method} result={Result}", _id, _remote, login, method, result);
         try
         {
             await _server.Store.Directory.RecordLoginAttemptAsync(

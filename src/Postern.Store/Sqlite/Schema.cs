@@ -5,7 +5,7 @@ namespace Postern.Store.Sqlite;
 /// <summary>Database schemas. <c>schema_version</c> holds the version so later migrations know where to start.</summary>
 internal static class Schema
 {
-    public const int GlobalVersion = 1;
+    public const int GlobalVersion = 2;
     public const int AccountVersion = 1;
 
     private const string GlobalDdl = """
@@ -32,6 +32,33 @@ internal static class Schema
         );
         CREATE INDEX login_attempt_name ON login_attempt(login_name, time);
         """;
+
+    // Migrations of the global database, applied in order: GlobalMigrations[i] takes version i+1 to i+2.
+    // A new database gets GlobalDdl and then every migration, so both paths end with the same schema.
+    private static readonly string[] GlobalMigrations =
+    [
+        // 1 -> 2 (SMTP delivery): a destination mailbox per address, catch-all addresses ("@domain")
+        // found by domain, aliases with local members, and delivery rules per account.
+        """
+        ALTER TABLE address ADD COLUMN mailbox TEXT;
+        CREATE INDEX address_domain ON address(substr(address, instr(address, '@') + 1));
+        CREATE TABLE alias (
+            address TEXT PRIMARY KEY,
+            members TEXT NOT NULL,
+            members_may_send INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE INDEX alias_domain ON alias(substr(address, instr(address, '@') + 1));
+        CREATE TABLE delivery_rule (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL REFERENCES account(name),
+            field TEXT NOT NULL,
+            header TEXT,
+            pattern TEXT NOT NULL,
+            mailbox TEXT NOT NULL
+        );
+        CREATE INDEX delivery_rule_account ON delivery_rule(account, id);
+        """,
+    ];
 
     // message is WITHOUT ROWID keyed by (mailbox_id, uid): listing a mailbox is one ordered range scan.
     // size/flags are denormalized onto message so SELECT and FETCH FLAGS never join blob.
@@ -94,19 +121,36 @@ internal static class Schema
         """;
 
     /// <summary>Creates the global schema when the database is new; returns whether it was created.</summary>
-    public static bool EnsureGlobal(SqliteConnection conn) => Ensure(conn, GlobalDdl, GlobalVersion, null);
+    public static bool EnsureGlobal(SqliteConnection conn)
+    {
+        bool created = Ensure(conn, GlobalDdl, 1, null, GlobalVersion);
+        Migrate(conn, GlobalMigrations, GlobalVersion);
+        return created;
+    }
+
+    private static void Migrate(SqliteConnection conn, string[] migrations, int target)
+    {
+        using var tx = conn.BeginTransaction();
+        long have = (long)(Db.Scalar(conn, tx, "SELECT version FROM schema_version") ?? 0L);
+        if (have > target) throw new StoreException($"database schema version {have} is newer than this program ({target})");
+        for (long v = have; v < target; v++)
+            Db.Exec(conn, tx, migrations[v - 1]);
+        if (have < target)
+            Db.Exec(conn, tx, "UPDATE schema_version SET version = $v", ("$v", target));
+        tx.Commit();
+    }
 
     /// <summary>Creates the account schema and default mailboxes when the database is new.</summary>
-    public static bool EnsureAccount(SqliteConnection conn, Action<SqliteTransaction> initialize) => Ensure(conn, AccountDdl, AccountVersion, initialize);
+    public static bool EnsureAccount(SqliteConnection conn, Action<SqliteTransaction> initialize) => Ensure(conn, AccountDdl, AccountVersion, initialize, AccountVersion);
 
-    private static bool Ensure(SqliteConnection conn, string ddl, int version, Action<SqliteTransaction>? initialize)
+    private static bool Ensure(SqliteConnection conn, string ddl, int version, Action<SqliteTransaction>? initialize, int newestKnown)
     {
         using var tx = conn.BeginTransaction();
         bool exists = Db.Scalar(conn, tx, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'") is not null;
         if (exists)
         {
             long have = (long)(Db.Scalar(conn, tx, "SELECT version FROM schema_version") ?? 0L);
-            if (have > version) throw new StoreException($"database schema version {have} is newer than this program ({version})");
+            if (have > newestKnown) throw new StoreException($"database schema version {have} is newer than this program ({newestKnown})");
             tx.Commit();
             return false;
         }

@@ -145,6 +145,7 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         {
             if (Db.Scalar(c, tx, "SELECT 1 FROM account WHERE name = $n", ("$n", accountName)) is null) throw new AccountNotFoundException(accountName);
             if (Db.Scalar(c, tx, "SELECT 1 FROM address WHERE address = $a", ("$a", a)) is not null) throw new AddressExistsException(a);
+            if (Db.Scalar(c, tx, "SELECT 1 FROM alias WHERE address = $a", ("$a", a)) is not null) throw new AddressExistsException(a);
             return Db.Exec(c, tx, "INSERT INTO address (address, account) VALUES ($a, $n)", ("$a", a), ("$n", accountName));
         }, cancellationToken);
     }
@@ -179,6 +180,130 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         while (r.Read()) list.Add(r.GetString(0));
         return Task.FromResult<IReadOnlyList<string>>(list);
     }
+
+    public Task<AddressTarget?> LookupAddressTargetAsync(string address, CancellationToken cancellationToken = default)
+    {
+        string a;
+        try
+        {
+            a = NormalizeAddress(address);
+        }
+        catch (StoreException)
+        {
+            return Task.FromResult<AddressTarget?>(null);
+        }
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT account, mailbox FROM address WHERE address = $a", ("$a", a));
+        using var r = cmd.ExecuteReader();
+        return Task.FromResult(r.Read() ? new AddressTarget(r.GetString(0), Db.NullableString(r, 1)) : null);
+    }
+
+    public Task<bool> SetAddressMailboxAsync(string address, string? mailbox, CancellationToken cancellationToken = default)
+    {
+        string a = NormalizeAddress(address);
+        return WriteAsync((c, tx) => Db.Exec(c, tx, "UPDATE address SET mailbox = $m WHERE address = $a", ("$m", mailbox), ("$a", a)) > 0, cancellationToken);
+    }
+
+    public Task<bool> IsLocalDomainAsync(string domain, CancellationToken cancellationToken = default)
+    {
+        string d = domain.Trim().TrimEnd('.').ToLowerInvariant();
+        if (d.Length == 0)
+            return Task.FromResult(false);
+        using var conn = OpenReader();
+        // Same expressions as the address_domain and alias_domain indexes, so both are index lookups.
+        bool found = Db.Scalar(conn, null, """
+            SELECT 1 WHERE EXISTS (SELECT 1 FROM address WHERE substr(address, instr(address, '@') + 1) = $d)
+                OR EXISTS (SELECT 1 FROM alias WHERE substr(address, instr(address, '@') + 1) = $d)
+            """, ("$d", d)) is not null;
+        return Task.FromResult(found);
+    }
+
+    public Task AddAliasAsync(string address, IReadOnlyList<string> members, bool membersMaySend = false, CancellationToken cancellationToken = default)
+    {
+        string a = NormalizeAddress(address);
+        if (members.Count == 0)
+            throw new StoreException("an alias needs at least one member");
+        string list = string.Join('\n', members.Select(NormalizeAddress).Distinct(StringComparer.Ordinal));
+        return WriteAsync((c, tx) =>
+        {
+            if (Db.Scalar(c, tx, "SELECT 1 FROM address WHERE address = $a UNION ALL SELECT 1 FROM alias WHERE address = $a", ("$a", a)) is not null)
+                throw new AddressExistsException(a);
+            return Db.Exec(c, tx, "INSERT INTO alias (address, members, members_may_send) VALUES ($a, $m, $s)", ("$a", a), ("$m", list), ("$s", membersMaySend ? 1 : 0));
+        }, cancellationToken);
+    }
+
+    public Task<bool> RemoveAliasAsync(string address, CancellationToken cancellationToken = default)
+    {
+        string a = NormalizeAddress(address);
+        return WriteAsync((c, tx) => Db.Exec(c, tx, "DELETE FROM alias WHERE address = $a", ("$a", a)) > 0, cancellationToken);
+    }
+
+    private static AliasInfo ReadAlias(SqliteDataReader r) => new(r.GetString(0), r.GetString(1).Split('\n'), r.GetInt64(2) != 0);
+
+    public Task<AliasInfo?> GetAliasAsync(string address, CancellationToken cancellationToken = default)
+    {
+        string a;
+        try
+        {
+            a = NormalizeAddress(address);
+        }
+        catch (StoreException)
+        {
+            return Task.FromResult<AliasInfo?>(null);
+        }
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT address, members, members_may_send FROM alias WHERE address = $a", ("$a", a));
+        using var r = cmd.ExecuteReader();
+        return Task.FromResult(r.Read() ? ReadAlias(r) : null);
+    }
+
+    public Task<IReadOnlyList<AliasInfo>> ListAliasesAsync(CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT address, members, members_may_send FROM alias ORDER BY address");
+        using var r = cmd.ExecuteReader();
+        var list = new List<AliasInfo>();
+        while (r.Read()) list.Add(ReadAlias(r));
+        return Task.FromResult<IReadOnlyList<AliasInfo>>(list);
+    }
+
+    public Task<long> AddDeliveryRuleAsync(DeliveryRule rule, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (rule.Field == DeliveryRuleField.Header && string.IsNullOrEmpty(rule.Header))
+            throw new StoreException("a header rule needs a header name");
+        try
+        {
+            _ = new System.Text.RegularExpressions.Regex(rule.Pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(1));
+        }
+        catch (ArgumentException e)
+        {
+            throw new StoreException("invalid rule pattern: " + e.Message);
+        }
+        return WriteAsync((c, tx) =>
+        {
+            if (Db.Scalar(c, tx, "SELECT 1 FROM account WHERE name = $n", ("$n", rule.Account)) is null) throw new AccountNotFoundException(rule.Account);
+            return (long)Db.Scalar(c, tx, "INSERT INTO delivery_rule (account, field, header, pattern, mailbox) VALUES ($a, $f, $h, $p, $m) RETURNING id",
+                ("$a", rule.Account), ("$f", rule.Field.ToString()), ("$h", rule.Header), ("$p", rule.Pattern), ("$m", rule.Mailbox))!;
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<DeliveryRule>> ListDeliveryRulesAsync(string accountName, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT id, account, field, header, pattern, mailbox FROM delivery_rule WHERE account = $a ORDER BY id", ("$a", accountName));
+        using var r = cmd.ExecuteReader();
+        var list = new List<DeliveryRule>();
+        while (r.Read())
+        {
+            if (!Enum.TryParse(r.GetString(2), out DeliveryRuleField field)) continue;
+            list.Add(new DeliveryRule(r.GetInt64(0), r.GetString(1), field, Db.NullableString(r, 3), r.GetString(4), r.GetString(5)));
+        }
+        return Task.FromResult<IReadOnlyList<DeliveryRule>>(list);
+    }
+
+    public Task<bool> RemoveDeliveryRuleAsync(long id, CancellationToken cancellationToken = default) =>
+        WriteAsync((c, tx) => Db.Exec(c, tx, "DELETE FROM delivery_rule WHERE id = $id", ("$id", id)) > 0, cancellationToken);
 
     public Task RecordLoginAttemptAsync(LoginAttempt attempt, CancellationToken cancellationToken = default) =>
         WriteAsync((c, tx) =>

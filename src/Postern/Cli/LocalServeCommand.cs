@@ -1,6 +1,8 @@
 // `postern localserve`: a local test server for mail clients. Creates (if missing) a data
 // folder with one account postern@localhost (password "postern", documented in README) and a
-// self-signed certificate, and serves IMAP on loopback only until Ctrl-C or SIGTERM.
+// self-signed certificate, and serves IMAP and SMTP on loopback only until Ctrl-C or SIGTERM.
+// SMTP accepts mail for any address into the one account; test addresses simulate failures
+// (LocalServeRecipientResolver).
 using System.CommandLine;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -9,6 +11,8 @@ using Microsoft.Extensions.Logging;
 using Postern.Imap.Server;
 using Postern.Security.Passwords;
 using Postern.Security.Tls;
+using Postern.Smtp.Delivery;
+using Postern.Smtp.Server;
 using Postern.Store.Sqlite;
 
 namespace Postern.Cli;
@@ -29,16 +33,23 @@ internal static class LocalServeCommand
         var dir = new Option<string>("--dir") { Description = "Data folder (created if missing).", DefaultValueFactory = _ => "./postern-local" };
         var imapPort = new Option<int>("--imap-port") { Description = "IMAP port with STARTTLS, on loopback.", DefaultValueFactory = _ => 1143 };
         var imapsPort = new Option<int>("--imaps-port") { Description = "IMAPS port (implicit TLS), on loopback.", DefaultValueFactory = _ => 1993 };
-        var cmd = new Command("localserve", "Run a local test server on loopback: IMAP 1143, IMAPS 1993; one account postern@localhost, password \"postern\".")
+        var smtpPort = new Option<int>("--smtp-port") { Description = "SMTP port (no AUTH, any recipient), on loopback.", DefaultValueFactory = _ => 1025 };
+        var submissionPort = new Option<int>("--submission-port") { Description = "Submission port with STARTTLS, on loopback.", DefaultValueFactory = _ => 1587 };
+        var submissionsPort = new Option<int>("--submissions-port") { Description = "Submission port with implicit TLS, on loopback.", DefaultValueFactory = _ => 1465 };
+        var cmd = new Command("localserve", "Run a local test server on loopback: IMAP 1143, IMAPS 1993, SMTP 1025, submission 1587 and 1465; one account postern@localhost, password \"postern\".")
         {
-            dir, imapPort, imapsPort,
+            dir, imapPort, imapsPort, smtpPort, submissionPort, submissionsPort,
         };
-        cmd.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(dir)!, parse.GetValue(imapPort), parse.GetValue(imapsPort), ct).ConfigureAwait(false));
+        cmd.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(dir)!, new Ports(parse.GetValue(imapPort), parse.GetValue(imapsPort),
+            parse.GetValue(smtpPort), parse.GetValue(submissionPort), parse.GetValue(submissionsPort)), ct).ConfigureAwait(false));
         return cmd;
     }
 
-    private static async Task<int> RunAsync(string dir, int imapPort, int imapsPort, CancellationToken ct)
+    private sealed record Ports(int Imap, int Imaps, int Smtp, int Submission, int Submissions);
+
+    private static async Task<int> RunAsync(string dir, Ports ports, CancellationToken ct)
     {
+        int imapPort = ports.Imap, imapsPort = ports.Imaps;
         string root = Path.GetFullPath(dir);
         Directory.CreateDirectory(root);
         using ILoggerFactory logs = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -72,12 +83,37 @@ internal static class LocalServeCommand
         await using var server = new ImapServer(options, store, logger: logger);
         server.Start();
 
+        var smtpOptions = new SmtpServerOptions
+        {
+            Listeners =
+            [
+                new SmtpListener(new IPEndPoint(IPAddress.Loopback, ports.Smtp), SmtpListenerKind.Mx),
+                new SmtpListener(new IPEndPoint(IPAddress.Loopback, ports.Submission), SmtpListenerKind.Submission),
+                new SmtpListener(new IPEndPoint(IPAddress.Loopback, ports.Submissions), SmtpListenerKind.Submissions),
+            ],
+            Certificate = certificate,
+            HostName = "localhost",
+            TempDirectory = options.TempDirectory,
+            ConnectionIdKey = CidCommand.LoadOrCreateKey(Path.Combine(root, "data")),
+            RecipientResolver = new LocalServeRecipientResolver(AccountName),
+            // All clients of a local test server share 127.0.0.1: no per-IP limits.
+            RateLimits = SmtpRateLimits.Unlimited,
+        };
+        await using var smtp = new SmtpServer(smtpOptions, store, logger: logger);
+        smtp.Start();
+        string testAddresses = string.Join("\n", LocalServeRecipientResolver.TestAddresses.Select(t => $"    {t.Example,-26} {t.Effect}"));
+
         Console.Out.WriteLine($"""
             postern localserve: data in {root}
               IMAP   127.0.0.1:{imapPort} (STARTTLS; plaintext login allowed on loopback)
               IMAPS  127.0.0.1:{imapsPort} (implicit TLS, self-signed certificate)
+              SMTP   127.0.0.1:{ports.Smtp} (incoming mail: any recipient, no AUTH)
+              SUBMIT 127.0.0.1:{ports.Submission} (STARTTLS; AUTH, plaintext allowed on loopback)
+              SUBMIT 127.0.0.1:{ports.Submissions} (implicit TLS; AUTH)
               user     {Address}
               password {Password}
+            Every recipient address is delivered to this account, except test addresses:
+            {testAddresses}
             Press Ctrl-C to stop.
             """);
         await Console.Out.FlushAsync(ct).ConfigureAwait(false);
@@ -96,7 +132,7 @@ internal static class LocalServeCommand
         {
         }
         Console.Out.WriteLine("postern localserve: stopping");
-        await server.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await Task.WhenAll(server.StopAsync(TimeSpan.FromSeconds(5)), smtp.StopAsync(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         return 0;
     }
 

@@ -11,6 +11,7 @@ internal static class PosternCli
         var root = new RootCommand("Postern: a complete, secure mail server (SMTP, IMAP, DKIM/SPF/DMARC, ...).");
         root.Subcommands.Add(VersionCommand());
         root.Subcommands.Add(DnsCommands.Create());
+        root.Subcommands.Add(DkimCommands.Create());
         root.Subcommands.Add(LocalServeCommand.Create());
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(ServeCommand.CreateServe());
@@ -21,7 +22,9 @@ internal static class PosternCli
         root.Subcommands.Add(ExportCommands.Create());
         root.Subcommands.Add(VerifyDataCommand.Create());
         root.Subcommands.Add(BackupCommand.Create());
-        ParseResult parsed = root.Parse(args);
+        root.Subcommands.Add(CidCommand.Create());
+        // No @response-file expansion: "@example.com" is a catch-all address argument, not a file.
+        ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return await parsed.InvokeAsync().ConfigureAwait(false);
     }
 

@@ -77,6 +77,19 @@ internal static class QuickstartCommand
         Directory.CreateDirectory(tls);
         keys.WriteSelfSigned([host], Path.Combine(tls, host + ".crt"), Path.Combine(tls, host + ".key"), TimeSpan.FromDays(365));
 
+        // DKIM keys: DATA/dkim/DOMAIN/SELECTOR.pem, selectors named by year and month.
+        string dkimDir = Path.Combine(data, "dkim", domain);
+        Directory.CreateDirectory(dkimDir);
+        string month = DateTime.UtcNow.ToString("yyyyMM", System.Globalization.CultureInfo.InvariantCulture);
+        var dkimKeys = new List<(string Selector, string Record)>();
+        foreach (var (selector, make) in new (string, Func<Security.Dkim.DkimPrivateKey>)[]
+                 { ($"{month}e", Security.Dkim.DkimPrivateKey.GenerateEd25519), ($"{month}r", () => Security.Dkim.DkimPrivateKey.GenerateRsa(2048)) })
+        {
+            using var key = make();
+            HostKeys.WritePrivate(Path.Combine(dkimDir, selector + ".pem"), key.ToPem());
+            dkimKeys.Add((selector, key.DnsRecordText()));
+        }
+
         // The configuration, commented.
         var config = new ServerConfig
         {
@@ -88,6 +101,9 @@ internal static class QuickstartCommand
                 {
                     Ips = ["0.0.0.0", "::"],
                     Tls = new TlsConfig { KeyCerts = [new KeyCertConfig { CertFile = $"data/tls/{host}.crt", KeyFile = $"data/tls/{host}.key" }] },
+                    Smtp = new ServiceConfig { Enabled = true, Port = 25 },
+                    Submission = new ServiceConfig { Enabled = true, Port = 587 },
+                    Submissions = new ServiceConfig { Enabled = true, Port = 465 },
                     Imap = new ServiceConfig { Enabled = true, Port = 143 },
                     Imaps = new ServiceConfig { Enabled = true, Port = 993 },
                 },
@@ -106,13 +122,14 @@ internal static class QuickstartCommand
         }
 
         var records = DnsRecordSet.Build(new DnsRecordInputs(domain, host, publicIPs, [.. keys.TlsaDigests().Select(t => t.Sha256)],
-            reports, ImapsPort: 993, SubmissionsPort: null, SmtpMx: false));
+            reports, ImapsPort: 993, SubmissionsPort: 465, SmtpMx: true, dkimKeys));
 
         var o = new StringBuilder();
         o.Append(System.Globalization.CultureInfo.InvariantCulture, $"""
             Postern is set up in {root}:
               postern.conf   the configuration (every setting is commented; see docs/config.md)
-              data/          databases, message files, host keys (data/hostkeys) and certificates (data/tls)
+              data/          databases, message files, host keys (data/hostkeys), certificates (data/tls)
+                             and DKIM keys (data/dkim)
 
             Account "{accountName}" with the addresses {you}, {postmaster} and {reports}.
             Log in with user {you} and this password, printed only now (store it in a password manager):

@@ -71,7 +71,10 @@ internal static class ServeCommand
             Console.Out.Write(ConfigDescriber.Describe());
             return CliCommon.ExitOk;
         });
-        return new Command("config", "Check and describe the configuration.") { test, describe };
+        return new Command("config", "Check and describe the configuration; manage addresses and aliases.")
+        {
+            test, describe, AddressCommands.CreateAddress(), AddressCommands.CreateAlias(),
+        };
     }
 
     private static LoadedConfig? Load(string path)

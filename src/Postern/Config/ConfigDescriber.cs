@@ -22,6 +22,9 @@ internal static class ConfigDescriber
             {
                 Ips = ["0.0.0.0", "::"],
                 Tls = new TlsConfig { KeyCerts = [new KeyCertConfig { CertFile = "tls/mail.example.com.crt", KeyFile = "tls/mail.example.com.key" }] },
+                Smtp = new ServiceConfig { Enabled = true, Port = 25 },
+                Submission = new ServiceConfig { Enabled = true, Port = 587 },
+                Submissions = new ServiceConfig { Enabled = true, Port = 465 },
                 Imap = new ServiceConfig { Enabled = true, Port = 143 },
                 Imaps = new ServiceConfig { Enabled = true, Port = 993 },
             },

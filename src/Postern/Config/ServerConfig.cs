@@ -53,8 +53,17 @@ internal sealed class ListenerConfig
     [Doc("Host name for this listener's greetings and certificate; the top-level hostname when empty.")]
     public string Hostname { get; set; } = "";
 
-    [Doc("TLS certificates. Without any, TLS services (STARTTLS, IMAPS) are not offered and passwords are refused off loopback.")]
+    [Doc("TLS certificates. Without any, TLS services (STARTTLS, IMAPS, submissions) are not offered and passwords are refused off loopback.")]
     public TlsConfig Tls { get; set; } = new();
+
+    [Doc("Incoming mail from other servers (SMTP, RFC 5321), the target of the domains' MX records. Port 25 is what other servers use.")]
+    public ServiceConfig Smtp { get; set; } = new() { Port = 25 };
+
+    [Doc("Message submission by your mail clients with STARTTLS (RFC 6409); AUTH only after TLS.")]
+    public ServiceConfig Submission { get; set; } = new() { Port = 587 };
+
+    [Doc("Message submission over implicit TLS (RFC 8314), preferred by modern clients.")]
+    public ServiceConfig Submissions { get; set; } = new() { Port = 465 };
 
     [Doc("IMAP with STARTTLS (RFC 9051).")]
     public ServiceConfig Imap { get; set; } = new() { Port = 143 };
@@ -62,7 +71,7 @@ internal sealed class ListenerConfig
     [Doc("IMAP over implicit TLS (RFC 8314).")]
     public ServiceConfig Imaps { get; set; } = new() { Port = 993 };
 
-    [Doc("Most simultaneous connections from one IP address to the IMAP services.")]
+    [Doc("Most simultaneous connections from one IP address to the IMAP services (SMTP has its own per-IP and per-network limits).")]
     public int MaxConnectionsPerIp { get; set; } = 20;
 }
 

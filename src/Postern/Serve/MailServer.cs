@@ -4,8 +4,12 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Postern.Config;
+using Postern.Dns;
+using Postern.Security.AuthResults;
+using Postern.Smtp.Delivery;
 using Postern.Imap.Server;
 using Postern.Security.Tls;
+using Postern.Smtp.Server;
 using Postern.Store.Sqlite;
 
 namespace Postern.Serve;
@@ -16,8 +20,10 @@ internal sealed class MailServer : IAsyncDisposable
     private readonly LoadedConfig _config;
     private readonly ILogger _logger;
     private readonly List<ImapServer> _imap = [];
+    private readonly List<SmtpServer> _smtp = [];
     private readonly TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SqliteMailStore? _store;
+    private DnsResolver? _dns;
     private ControlSocket? _control;
     private AcmeService? _acme;
 
@@ -74,6 +80,12 @@ internal sealed class MailServer : IAsyncDisposable
 
         string tmp = Path.Combine(data, "tmp");
         Directory.CreateDirectory(tmp);
+        byte[] connectionIdKey = Cli.CidCommand.LoadOrCreateKey(data);
+        _dns = new DnsResolver(new DnsResolverOptions
+        {
+            Servers = [.. c.Dns.Nameservers.Select(n => DnsResolverOptions.TryParseServer(n, out var ep) ? ep! : throw new StartException($"dns.nameservers: {n}"))],
+            TrustedServers = c.Dns.TrustedNameservers.Count == 0 ? null : [.. c.Dns.TrustedNameservers.Select(IPAddress.Parse)],
+        });
         foreach (var (name, l) in c.Listeners)
         {
             var ips = l.Ips.Select(IPAddress.Parse).ToList();
@@ -85,6 +97,7 @@ internal sealed class MailServer : IAsyncDisposable
                     throw new StartException($"listeners.{name}.imaps: implicit TLS needs a certificate: listeners.{name}.tls.key-certs or listeners.{name}.tls.acme");
                 listeners.AddRange(ips.Select(ip => new ImapListener(new IPEndPoint(ip, l.Imaps.Port), ImplicitTls: true)));
             }
+            StartSmtp(name, l, ips, certificates.GetValueOrDefault(name), tmp, connectionIdKey);
             if (listeners.Count == 0) continue;
             var imap = new ImapServer(new ImapServerOptions
             {
@@ -101,9 +114,7 @@ internal sealed class MailServer : IAsyncDisposable
             }
             catch (IOException e)
             {
-                string hint = e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied }
-                    ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE; see docs/install.md)" : "";
-                throw new StartException($"listeners.{name}: {e.Message}{hint}");
+                throw new StartException($"listeners.{name}: {e.Message}{BindHint(e)}");
             }
             Endpoints.AddRange(imap.BoundEndPoints.Select(ep => $"{name}: imap{(listeners.First(x => x.EndPoint.Port == ep.Port).ImplicitTls ? "s" : "")} {ep}"));
         }
@@ -123,6 +134,43 @@ internal sealed class MailServer : IAsyncDisposable
             throw new StartException($"control socket: {e.Message}");
         }
     }
+
+    private void StartSmtp(string name, ListenerConfig l, List<IPAddress> ips, CertificateSelector? certificates, string tmp, byte[] connectionIdKey)
+    {
+        var listeners = new List<SmtpListener>();
+        foreach (var (enabled, port, kind) in new[] { (l.Smtp.Enabled, l.Smtp.Port, SmtpListenerKind.Mx), (l.Submission.Enabled, l.Submission.Port, SmtpListenerKind.Submission), (l.Submissions.Enabled, l.Submissions.Port, SmtpListenerKind.Submissions) })
+        {
+            if (!enabled) continue;
+            if (kind == SmtpListenerKind.Submissions && certificates is null)
+                throw new StartException($"listeners.{name}.submissions: implicit TLS needs a certificate: listeners.{name}.tls.key-certs or listeners.{name}.tls.acme");
+            listeners.AddRange(ips.Select(ip => new SmtpListener(new IPEndPoint(ip, port), kind)));
+        }
+        if (listeners.Count == 0) return;
+        var smtp = new SmtpServer(new SmtpServerOptions
+        {
+            Listeners = listeners,
+            CertificateSelector = certificates is null ? null : certificates.Select,
+            HostName = l.Hostname.Length > 0 ? l.Hostname : _config.Config.Hostname,
+            TempDirectory = tmp,
+            ConnectionIdKey = connectionIdKey,
+            // SPF, DKIM, DMARC and iprev on mail from other servers; authenticated submissions skip it.
+            MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(_dns!, new MessageAuthenticatorOptions { HostName = _config.Config.Hostname }))],
+        }, _store!, logger: _logger);
+        _smtp.Add(smtp);
+        try
+        {
+            smtp.Start();
+        }
+        catch (IOException e)
+        {
+            throw new StartException($"listeners.{name}: {e.Message}{BindHint(e)}");
+        }
+        Endpoints.AddRange(smtp.BoundEndPoints.Select(ep => $"{name}: {listeners.First(x => x.EndPoint.Port == ep.Port).Kind.ToString().ToLowerInvariant()} {ep}"));
+    }
+
+    private static string BindHint(IOException e) =>
+        e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied }
+            ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE; see docs/install.md)" : "";
 
     private Task<string> HandleControlAsync(string request)
     {
@@ -160,7 +208,7 @@ internal sealed class MailServer : IAsyncDisposable
         _control = null;
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
         _acme = null;
-        await Task.WhenAll(_imap.Select(s => s.StopAsync(grace))).ConfigureAwait(false);
+        await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace)))).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -169,6 +217,7 @@ internal sealed class MailServer : IAsyncDisposable
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
         _acme = null;
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
+        foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
     }
 }

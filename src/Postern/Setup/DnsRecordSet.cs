@@ -15,6 +15,7 @@ namespace Postern.Setup;
 /// <param name="ImapsPort">Port of IMAPS for the SRV record, or null when not served.</param>
 /// <param name="SubmissionsPort">Port of SMTP submission over TLS for the SRV record, or null when not served.</param>
 /// <param name="SmtpMx">Whether the server accepts incoming mail on port 25 (MX, TLSA on _25._tcp).</param>
+/// <param name="DkimKeys">DKIM selectors with the TXT record text of their public keys.</param>
 internal sealed record DnsRecordInputs(
     string Domain,
     string HostName,
@@ -23,7 +24,8 @@ internal sealed record DnsRecordInputs(
     string DmarcReportAddress,
     int? ImapsPort,
     int? SubmissionsPort,
-    bool SmtpMx);
+    bool SmtpMx,
+    IReadOnlyList<(string Selector, string Record)> DkimKeys);
 
 /// <summary>Builds the zone-file text.</summary>
 internal static class DnsRecordSet
@@ -55,6 +57,13 @@ internal static class DnsRecordSet
           .Append(d).Append(" IN TXT \"v=spf1 mx ~all\"\n");
         sb.Append("\n;; SPF for the host name itself, checked on the HELO name of outgoing connections.\n")
           .Append(h).Append(" IN TXT \"v=spf1 a -all\"\n");
+        if (r.DkimKeys.Count > 0)
+        {
+            sb.Append("\n;; DKIM (RFC 6376, RFC 8463): the public keys that verify the domain's signatures, one Ed25519\n")
+              .Append(";; and one RSA for verifiers without Ed25519. Long records are split into strings of 255.\n");
+            foreach (var (selector, record) in r.DkimKeys)
+                sb.Append(selector).Append("._domainkey.").Append(d).Append(" IN TXT ").Append(TxtStrings(record)).Append('\n');
+        }
         sb.Append("\n;; DMARC (RFC 7489): reject mail that fails SPF and DKIM alignment, and send aggregate\n")
           .Append(";; reports to ").Append(r.DmarcReportAddress).Append(".\n")
           .Append("_dmarc.").Append(d).Append(" IN TXT \"v=DMARC1; p=reject; rua=mailto:").Append(r.DmarcReportAddress).Append("\"\n");
@@ -77,5 +86,14 @@ internal static class DnsRecordSet
             sb.Append("_pop3s._tcp.").Append(d).Append(" IN SRV 0 0 0 .\n");
         }
         return sb.ToString();
+    }
+
+    /// <summary>TXT data as quoted strings of at most 255 octets each (RFC 1035 §3.3.14).</summary>
+    internal static string TxtStrings(string text)
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < text.Length; i += 255)
+            parts.Add("\"" + text.Substring(i, Math.Min(255, text.Length - i)) + "\"");
+        return string.Join(" ", parts);
     }
 }

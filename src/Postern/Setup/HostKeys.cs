@@ -49,7 +49,8 @@ internal sealed class HostKeys : IDisposable
         return new HostKeys(ecdsa, rsa, folder);
     }
 
-    private static void WritePrivate(string path, string pem)
+    /// <summary>Writes a new private key file readable by the owner only, fsynced.</summary>
+    public static void WritePrivate(string path, string pem)
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())

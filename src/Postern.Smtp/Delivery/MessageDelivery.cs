@@ -1,0 +1,142 @@
+// Storing an accepted message: one copy per (account, mailbox), with the delivery headers
+// (Return-Path, Delivered-To, checker headers, Received) kept as the message's prefix so the
+// received bytes are never rewritten. The account's delivery rules may pick another mailbox.
+// Each append is durable when it returns (the store fsyncs and commits), so the 250 that
+// follows never acknowledges anything that could be lost.
+using System.Text;
+using System.Text.RegularExpressions;
+using Postern.Mail;
+using Postern.Store;
+
+namespace Postern.Smtp.Delivery;
+
+/// <summary>A message to deliver: the parsed structure and a way to read its bytes.</summary>
+internal sealed record DeliveryContent(MessageStructure Structure, HeaderList Headers, ReadOnlyMemory<byte> Memory, Func<Stream>? OpenFile, long Length);
+
+/// <summary>Delivers messages into account stores.</summary>
+internal sealed class MessageDelivery(IMailStore store)
+{
+    /// <summary>Target mailbox meaning "the account's \\Junk mailbox" (RFC 6154), whatever its name; rules do not apply.</summary>
+    public const string JunkMailbox = "\\Junk";
+
+    /// <summary>Longest a rule's regular expression may run on one value.</summary>
+    public static readonly TimeSpan RuleMatchTimeout = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Delivers one copy per distinct account and mailbox; <paramref name="prefixFor"/> builds the delivery headers of a target.</summary>
+    public async Task DeliverAsync(DeliveryContent content, IReadOnlyList<RecipientTarget> targets, string envelopeFrom,
+        Func<RecipientTarget, string> prefixFor, CancellationToken ct)
+    {
+        byte[] structure = content.Structure.ToBytes();
+        MessageMeta meta = MetaOf(content.Structure);
+        var done = new HashSet<(string, string)>();
+        foreach (RecipientTarget target in targets)
+        {
+            IAccountStore account = await store.OpenAccountAsync(target.Account, ct).ConfigureAwait(false);
+            await using (account.ConfigureAwait(false))
+            {
+                MailboxInfo? mailbox = target.Mailbox == JunkMailbox
+                    ? (await account.ListMailboxesAsync(ct).ConfigureAwait(false)).FirstOrDefault(m => (m.SpecialUse & SpecialUse.Junk) != 0)
+                    : await account.GetMailboxAsync(await ChooseMailboxAsync(target, content.Headers, envelopeFrom, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                if (mailbox is null || !mailbox.Selectable)
+                    mailbox = await account.GetMailboxAsync("INBOX", ct).ConfigureAwait(false) ?? throw new MailboxNotFoundException("INBOX");
+                if (!done.Add((target.Account, mailbox.Name)))
+                    continue;
+                byte[] prefix = Encoding.UTF8.GetBytes(prefixFor(target));
+                TempMessageFile? temp = null;
+                try
+                {
+                    MessageSource source;
+                    if (content.OpenFile is null)
+                        source = MessageSource.FromMemory(content.Memory);
+                    else
+                    {
+                        temp = account.CreateTempFile();
+                        using (Stream input = content.OpenFile())
+                            await input.CopyToAsync(temp.Stream, 64 * 1024, ct).ConfigureAwait(false);
+                        source = MessageSource.FromTempFile(temp);
+                    }
+                    await account.AppendAsync(mailbox.Id, [new NewMessage(source, structure, meta) { Prefix = prefix }], ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (temp is not null)
+                        await temp.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether every target account has room for <paramref name="size"/> more bytes.</summary>
+    public async Task<bool> HasRoomAsync(string accountName, long size, CancellationToken ct)
+    {
+        IAccountStore account = await store.OpenAccountAsync(accountName, ct).ConfigureAwait(false);
+        await using (account.ConfigureAwait(false))
+        {
+            QuotaInfo q = await account.GetQuotaAsync(ct).ConfigureAwait(false);
+            return q.LimitBytes is not long limit || q.UsedBytes + size <= limit;
+        }
+    }
+
+    private async Task<string> ChooseMailboxAsync(RecipientTarget target, HeaderList headers, string envelopeFrom, CancellationToken ct)
+    {
+        IReadOnlyList<DeliveryRule> rules = await store.Directory.ListDeliveryRulesAsync(target.Account, ct).ConfigureAwait(false);
+        foreach (DeliveryRule rule in rules)
+        {
+            if (RuleMatches(rule, headers, envelopeFrom, target.DeliveredTo))
+                return rule.Mailbox;
+        }
+        return target.Mailbox ?? "INBOX";
+    }
+
+    internal static bool RuleMatches(DeliveryRule rule, HeaderList headers, string envelopeFrom, string envelopeTo)
+    {
+        IEnumerable<string> values = rule.Field switch
+        {
+            DeliveryRuleField.Header => headers.GetAll(rule.Header ?? "").Select(h => h.DecodedValue),
+            DeliveryRuleField.From => headers.GetAll("From").SelectMany(h => AddressParser.ParseMailboxes(h.Value)).Select(a => a.Address),
+            DeliveryRuleField.EnvelopeFrom => [envelopeFrom],
+            DeliveryRuleField.EnvelopeTo => [envelopeTo],
+            _ => [],
+        };
+        foreach (string v in values)
+        {
+            try
+            {
+                if (Regex.IsMatch(v, rule.Pattern, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, RuleMatchTimeout))
+                    return true;
+            }
+            catch (RegexMatchTimeoutException)
+            {
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    internal static MessageMeta MetaOf(MessageStructure s)
+    {
+        Envelope e = s.Envelope;
+        EnvelopeAddress? from = e.From.FirstOrDefault(x => x.Host is not null);
+        EnvelopeAddress? to = e.To.FirstOrDefault(x => x.Host is not null);
+        EnvelopeAddress? cc = e.Cc.FirstOrDefault(x => x.Host is not null);
+        return new MessageMeta
+        {
+            MessageId = e.MessageId,
+            InReplyTo = e.InReplyTo,
+            References = e.References,
+            Subject = e.DecodedSubject,
+            BaseSubject = e.BaseSubject,
+            Date = e.ParsedDate,
+            FromAddress = from is null ? null : from.Mailbox + "@" + from.Host,
+            FromName = from?.Name,
+            ToAddress = to is null ? null : to.Mailbox + "@" + to.Host,
+            ToName = to?.Name,
+            CcAddress = cc is null ? null : cc.Mailbox + "@" + cc.Host,
+            CcName = cc?.Name,
+            Preview = s.Preview,
+        };
+    }
+}

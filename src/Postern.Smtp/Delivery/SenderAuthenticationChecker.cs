@@ -1,0 +1,48 @@
+// Sender authentication in the acceptance pipeline: SPF, DKIM, DMARC and iprev for mail from
+// other servers (submissions by our own authenticated users are not checked). The verdict adds
+// Received-SPF and Authentication-Results (RFC 8601) to the stored message, refuses a message
+// whose DMARC policy is reject (RFC 7489 §6.6.2: 550 5.7.1 at DATA), and files a quarantined one
+// into Junk.
+using Postern.Security.AuthResults;
+using Postern.Security.Dmarc;
+
+namespace Postern.Smtp.Delivery;
+
+/// <summary>Runs <see cref="MessageAuthenticator"/> on each incoming message.</summary>
+public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticator) : IIncomingMessageChecker
+{
+    /// <summary>Called with each evaluation, for DMARC aggregate reports and logs.</summary>
+    public Action<IncomingMessage, MessageAuthentication>? Evaluated { get; init; }
+
+    /// <inheritdoc/>
+    public async ValueTask<IncomingVerdict> CheckAsync(IncomingMessage message, CancellationToken cancellationToken)
+    {
+        if (message.AuthenticatedAccount is not null)
+            return IncomingVerdict.Accept;
+        SenderAuthentication sender = await authenticator.CheckSenderAsync(message.RemoteIp, message.Helo, message.MailFrom, cancellationToken).ConfigureAwait(false);
+        MessageAuthentication result;
+        Stream content = message.OpenContent();
+        await using (content.ConfigureAwait(false))
+        {
+            if (!content.CanSeek)
+            {
+                var copy = new MemoryStream();
+                await content.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+                copy.Position = 0;
+                content = copy;
+            }
+            result = await authenticator.CheckMessageAsync(sender, content, cancellationToken).ConfigureAwait(false);
+        }
+        Evaluated?.Invoke(message, result);
+        string headers = result.ReceivedSpf + "\r\n" + result.AuthenticationResults + "\r\n";
+        return result.Disposition switch
+        {
+            DmarcPolicy.Reject => new IncomingVerdict
+            {
+                Rejection = (550, "5.7.1", $"DMARC policy of {result.Dmarc.FromDomain} rejects this message (SPF and DKIM do not align with the From domain)"),
+            },
+            DmarcPolicy.Quarantine => new IncomingVerdict { AddHeaders = headers, Junk = true },
+            _ => new IncomingVerdict { AddHeaders = headers },
+        };
+    }
+}

@@ -1,0 +1,363 @@
+// Message data: DATA (dot-stuffed, RFC 5321 §4.1.1.4) and BDAT (RFC 3030 CHUNKING, with
+// BINARYMIME), then the acceptance pipeline of a complete message:
+//   1. spool (memory, then a temporary file past SmtpLimits.InMemoryMessageThreshold) while
+//      the SIZE limit, line rules and smuggling rules are enforced as bytes arrive;
+//   2. submission rules (one From that belongs to the account; Message-ID and Date added);
+//   3. the IIncomingMessageChecker steps (sender authentication will plug in here);
+//   4. quota, then delivery into each account: durable before the 250 is sent.
+// Bare CR or LF under DATA is answered with 500 and the connection is closed: once a peer
+// disagrees with us about where data ends, nothing it sends after can be trusted as commands.
+using System.Buffers;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Security.Authentication;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Postern.Mail;
+using Postern.Smtp.Delivery;
+using Postern.Smtp.Protocol;
+using Postern.Store;
+
+namespace Postern.Smtp.Server;
+
+internal sealed partial class SmtpSession
+{
+    // BDAT state: the message being assembled from chunks, and its line checker (null for BINARYMIME).
+    private MessageSpool? _bdat;
+    private BdatLineChecker? _bdatChecker;
+    private bool _bdatFailed;
+
+    private string TempDirectory => Options.TempDirectory ?? Path.GetTempPath();
+
+    private MessageSpool NewSpool() => new(Limits.MaxMessageSize, Limits.InMemoryMessageThreshold, TempDirectory);
+
+    private async Task DataAsync(string argument)
+    {
+        if (argument.Length > 0)
+            throw new SmtpCommandException(501, "5.5.4", "DATA takes no argument");
+        if (_bdat is not null || _bdatFailed)
+            throw new SmtpCommandException(503, "5.5.1", "DATA not allowed after BDAT");
+        if (_mail is null)
+            throw new SmtpCommandException(503, "5.5.1", "Need MAIL before DATA");
+        if (_recipients.Count == 0)
+            // RFC 5321 §3.3: no valid recipients.
+            throw new SmtpCommandException(554, "5.5.1", "No valid recipients");
+        if (_mail.Body == BodyType.BinaryMime)
+            // RFC 3030 §3: BINARYMIME messages are sent with BDAT only.
+            throw new SmtpCommandException(503, "5.5.1", "BODY=BINARYMIME needs BDAT");
+
+        _w.Reply(354, null, "Start mail input; end with <CRLF>.<CRLF>");
+        await FlushAsync(default).ConfigureAwait(false);
+
+        MessageSpool spool = NewSpool();
+        await using (spool.ConfigureAwait(false))
+        {
+            var decoder = new DotDataDecoder(Limits.MaxTextLineLength);
+            DataStatus status;
+            while (true)
+            {
+                ReadResult r;
+                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping))
+                {
+                    timeout.CancelAfter(Options.DataTimeout);
+                    try
+                    {
+                        r = await _pipe.ReadAsync(timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        _w.Reply(421, "4.4.2", "Timeout waiting for message data; closing");
+                        _quit = true;
+                        return;
+                    }
+                }
+                ReadOnlySequence<byte> buffer = r.Buffer;
+                status = decoder.Decode(ref buffer, spool);
+                _pipe.AdvanceTo(buffer.Start, status == DataStatus.NeedMore ? r.Buffer.End : buffer.Start);
+                if (status != DataStatus.NeedMore)
+                    break;
+                await spool.SpillAsync(default).ConfigureAwait(false);
+                if (r.IsCompleted)
+                {
+                    _quit = true;
+                    return;
+                }
+            }
+            if (status is DataStatus.BareLineFeed or DataStatus.BareCarriageReturn)
+            {
+                _server.Logger.LogInformation("smtp bare line ending in data id={Id} remote={Remote} kind={Kind}", _id, _remote, status);
+                _w.Reply(500, "5.5.2", (status == DataStatus.BareLineFeed ? "Bare LF" : "Bare CR")
+                    + " in message data refused: lines must end with CRLF and only <CRLF>.<CRLF> ends the data (RFC 5321 §2.3.8, §4.1.1.4); closing");
+                _quit = true;
+                await ResetTransactionAsync().ConfigureAwait(false);
+                return;
+            }
+            await FinishMessageAsync(spool, decoder.LineTooLong).ConfigureAwait(false);
+        }
+    }
+
+    private async Task BdatAsync(string argument)
+    {
+        // RFC 3030 §2: BDAT chunk-size [SP "LAST"]. Without a valid size the stream cannot be
+        // framed any more, so the connection is closed.
+        string[] parts = argument.Split(' ');
+        bool last = parts.Length == 2 && parts[1].Equals("LAST", StringComparison.OrdinalIgnoreCase);
+        if (parts.Length is < 1 or > 2 || (parts.Length == 2 && !last) || parts[0].Length is 0 or > 19 || !parts[0].All(char.IsAsciiDigit))
+        {
+            _w.Reply(501, "5.5.4", "Syntax: BDAT size [LAST]; cannot continue without a valid size; closing");
+            _quit = true;
+            return;
+        }
+        long size = long.Parse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture);
+        long already = _bdat?.Length ?? 0;
+        if (size > Limits.MaxMessageSize - already && size > Limits.MaxMessageSize)
+        {
+            // Reading past the maximum just to stay in step is not worth it: refuse and close.
+            _w.Reply(552, "5.3.4", "Chunk exceeds the maximum message size; closing");
+            _quit = true;
+            return;
+        }
+
+        string? refusal = null;
+        if (_mail is null)
+            refusal = "Need MAIL before BDAT";
+        else if (_recipients.Count == 0)
+            refusal = "No valid recipients";
+        else if (_bdatFailed)
+            refusal = "Transaction already failed; send RSET";
+        if (refusal is not null)
+        {
+            // RFC 3030 §2: the chunk is still read (and dropped) so that the stream stays framed.
+            await ReadChunkAsync(size, null, null).ConfigureAwait(false);
+            if (!_quit)
+                _w.Reply(_mail is null ? 503 : 554, "5.5.1", refusal);
+            return;
+        }
+
+        if (_bdat is null)
+        {
+            _bdat = NewSpool();
+            _bdatChecker = _mail!.Body == BodyType.BinaryMime ? null : new BdatLineChecker(Limits.MaxTextLineLength);
+        }
+        DataStatus status = await ReadChunkAsync(size, _bdat, _bdatChecker).ConfigureAwait(false);
+        if (_quit)
+            return;
+        if (status == DataStatus.NeedMore && last && _bdatChecker is not null)
+            status = _bdatChecker.Finish();
+        if (status is DataStatus.BareLineFeed or DataStatus.BareCarriageReturn)
+        {
+            _server.Logger.LogInformation("smtp bare line ending in bdat id={Id} remote={Remote} kind={Kind}", _id, _remote, status);
+            _w.Reply(554, "5.6.0", (status == DataStatus.BareLineFeed ? "Bare LF" : "Bare CR")
+                + " in message refused: without BODY=BINARYMIME lines must end with CRLF (RFC 3030 §3, RFC 5321 §2.3.8)");
+            await ResetTransactionAsync().ConfigureAwait(false);
+            _bdatFailed = true;
+            return;
+        }
+        if (!last)
+        {
+            _w.Reply(250, "2.0.0", $"{size} octets received");
+            return;
+        }
+        MessageSpool spool = _bdat;
+        bool tooLong = _bdatChecker?.LineTooLong == true;
+        _bdat = null;
+        _bdatChecker = null;
+        await using (spool.ConfigureAwait(false))
+            await FinishMessageAsync(spool, tooLong).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads exactly <paramref name="size"/> bytes into the spool (or drops them), checking lines when asked.</summary>
+    private async Task<DataStatus> ReadChunkAsync(long size, MessageSpool? spool, BdatLineChecker? checker)
+    {
+        DataStatus status = DataStatus.NeedMore;
+        long left = size;
+        while (left > 0)
+        {
+            ReadResult r;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping))
+            {
+                timeout.CancelAfter(Options.DataTimeout);
+                try
+                {
+                    r = await _pipe.ReadAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    _w.Reply(421, "4.4.2", "Timeout waiting for chunk data; closing");
+                    _quit = true;
+                    return status;
+                }
+            }
+            ReadOnlySequence<byte> chunk = r.Buffer.Slice(0, Math.Min(left, r.Buffer.Length));
+            foreach (ReadOnlyMemory<byte> m in chunk)
+            {
+                if (status == DataStatus.NeedMore && checker is not null)
+                    status = checker.Check(m.Span);
+                if (status == DataStatus.NeedMore)
+                    spool?.Write(m.Span);
+            }
+            left -= chunk.Length;
+            _pipe.AdvanceTo(chunk.End);
+            if (spool is not null && status == DataStatus.NeedMore)
+                await spool.SpillAsync(default).ConfigureAwait(false);
+            if (left > 0 && r.IsCompleted)
+            {
+                _quit = true;
+                return status;
+            }
+        }
+        return status;
+    }
+
+    /// <summary>The acceptance pipeline for a complete message; replies and resets the transaction.</summary>
+    private async Task FinishMessageAsync(MessageSpool spool, bool lineTooLong)
+    {
+        try
+        {
+            _messages++;
+            _server.RateLimiter.AddBytes(_remote, spool.Length);
+            if (spool.TooLarge)
+            {
+                // RFC 1870 §6.3 / RFC 3463 X.3.4
+                _w.Reply(552, "5.3.4", $"Message size exceeds fixed maximum message size ({Limits.MaxMessageSize})");
+                return;
+            }
+            if (lineTooLong)
+            {
+                _w.Reply(554, "5.6.0", $"Message has a line longer than {Limits.MaxTextLineLength} octets");
+                return;
+            }
+            SpooledMessage message = await spool.CompleteAsync(default).ConfigureAwait(false);
+            await AcceptAsync(message).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ResetTransactionAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptAsync(SpooledMessage message)
+    {
+        MailCommand mail = _mail!;
+        string envelopeFrom = mail.From?.ToString() ?? "";
+        var extraHeaders = new StringBuilder();
+        if (IsSubmission)
+        {
+            string? problem = await CheckSubmissionAsync(message.Headers, extraHeaders).ConfigureAwait(false);
+            if (problem is not null)
+            {
+                _w.Reply(550, "5.7.1", problem);
+                return;
+            }
+        }
+
+        var incoming = new IncomingMessage(_remote, _helo ?? "", envelopeFrom, _recipients.Select(r => r.Address.ToString()).ToList(),
+            message.Headers, IsSecure, _authAccount, message.OpenRead);
+        var checkerHeaders = new StringBuilder();
+        bool junk = false;
+        foreach (IIncomingMessageChecker checker in Options.MessageCheckers)
+        {
+            IncomingVerdict verdict = await checker.CheckAsync(incoming, default).ConfigureAwait(false);
+            if (verdict.Rejection is { } rej)
+            {
+                _w.Reply(rej.Code, rej.Enhanced, rej.Text);
+                return;
+            }
+            checkerHeaders.Append(verdict.AddHeaders);
+            junk |= verdict.Junk;
+        }
+
+        List<RecipientTarget> targets = _recipients.SelectMany(r => r.Targets).ToList();
+        if (junk)
+            targets = targets.Select(t => t with { Mailbox = MessageDelivery.JunkMailbox }).ToList();
+        foreach (string account in targets.Select(t => t.Account).Distinct(StringComparer.Ordinal))
+        {
+            if (!await _server.Delivery.HasRoomAsync(account, message.Length, default).ConfigureAwait(false))
+            {
+                // RFC 3463 X.2.2 mailbox full; permanent for this message size.
+                _w.Reply(552, "5.2.2", "Mailbox full");
+                return;
+            }
+        }
+
+        string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null);
+        var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length);
+        try
+        {
+            await _server.Delivery.DeliverAsync(content, targets, envelopeFrom, t =>
+                // RFC 5321 §4.4: Return-Path is added at final delivery; Delivered-To marks the recipient (loop detection).
+                "Return-Path: <" + envelopeFrom + ">\r\n"
+                + "Delivered-To: " + t.DeliveredTo + "\r\n"
+                + checkerHeaders
+                + received
+                + extraHeaders, default).ConfigureAwait(false);
+        }
+        catch (OverQuotaException)
+        {
+            _w.Reply(552, "5.2.2", "Mailbox full");
+            return;
+        }
+        catch (StoreException e)
+        {
+            _server.Logger.LogWarning("smtp delivery failed id={Id} error={Error}", _id, e.Message);
+            _w.Reply(451, "4.3.0", "Temporary storage failure; try again later");
+            return;
+        }
+        _server.Logger.LogInformation("smtp delivered id={Id} remote={Remote} from={From} rcpts={Rcpts} size={Size} auth={Auth}",
+            _id, _remote, envelopeFrom, _recipients.Count, message.Length, _authAccount ?? "");
+        _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + _cid);
+    }
+
+    /// <summary>RFC 6409 rules for submitted mail; returns a refusal text, or null with headers to add.</summary>
+    private async Task<string?> CheckSubmissionAsync(HeaderList headers, StringBuilder add)
+    {
+        var froms = headers.GetAll("From").ToList();
+        if (froms.Count == 0)
+            return "Message has no From header";
+        // RFC 5322 §3.6: exactly one From field.
+        if (froms.Count > 1)
+            return "Message has several From headers";
+        IReadOnlyList<MailAddress> addresses = AddressParser.ParseMailboxes(froms[0].Value);
+        if (addresses.Count == 0)
+            return "From header has no valid address";
+        foreach (MailAddress a in addresses)
+        {
+            if (!await _server.Resolver.MaySendAsAsync(_authAccount!, new SmtpAddress(a.LocalPart, a.Domain), default).ConfigureAwait(false))
+                return $"From address {a.Address} does not belong to you";
+        }
+        // RFC 6409 §8.3, §8.1: the MSA may add a missing Message-ID and Date.
+        if (headers.Get("Message-ID") is null)
+            add.Append("Message-ID: <").Append(Guid.NewGuid().ToString("N")).Append('@').Append(Options.HostName).Append(">\r\n");
+        if (headers.Get("Date") is null)
+            add.Append("Date: ").Append(MailDate.Format(DateTimeOffset.UtcNow)).Append("\r\n");
+        return null;
+    }
+
+    /// <summary>RFC 5321 §4.4 trace field, with the TLS version and cipher and the encrypted connection id.</summary>
+    private string ReceivedHeader(MailCommand mail, string? singleRecipient)
+    {
+        // RFC 3848 / RFC 6531 §3.7.3 "with" protocol names.
+        string with = !_esmtp ? "SMTP" : (mail.SmtpUtf8 ? "UTF8SMTP" : "ESMTP") + (IsSecure ? "S" : "") + (_authAccount is not null ? "A" : "");
+        var sb = new StringBuilder("Received: from ");
+        sb.Append(_helo).Append(" ([").Append(_remote).Append("])\r\n\tby ").Append(Options.HostName).Append(" (Postern) with ").Append(with)
+          .Append(" id ").Append(_cid);
+        if (_tls is not null)
+        {
+            string version = _tls.SslProtocol switch
+            {
+                SslProtocols.Tls13 => "TLS1.3",
+                SslProtocols.Tls12 => "TLS1.2",
+                var p => p.ToString(),
+            };
+            sb.Append("\r\n\t(version=").Append(version).Append(" cipher=").Append(_tls.NegotiatedCipherSuite);
+            // RFC 8689: REQUIRETLS is recorded with the message, here in its trace field.
+            if (mail.RequireTls)
+                sb.Append(" requiretls");
+            sb.Append(')');
+        }
+        if (singleRecipient is not null)
+            sb.Append("\r\n\tfor <").Append(singleRecipient).Append('>');
+        sb.Append("; ").Append(MailDate.Format(DateTimeOffset.UtcNow)).Append("\r\n");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+
+namespace Postern.Smtp.Tests.Interop;
+
+/// <summary>`postern localserve` as a process: SMTP accepts any address, test addresses simulate failures, mail is read over IMAP.</summary>
+public class LocalServeSmtpTests
+{
+    private static string PosternDll()
+    {
+        string testDir = AppContext.BaseDirectory;
+        string marker = Path.Combine("tests", "Postern.Smtp.Tests");
+        int i = testDir.LastIndexOf(marker, StringComparison.Ordinal);
+        Assert.True(i >= 0, "cannot locate the repository from " + testDir);
+        string rest = testDir[(i + marker.Length)..];
+        string dll = Path.Combine(testDir[..i], "src", "Postern") + rest.TrimEnd('/') + "/postern.dll";
+        Assert.True(File.Exists(dll), "postern.dll not built at " + dll);
+        return dll;
+    }
+
+    [Fact]
+    public async Task Localserve_accepts_any_address_and_simulates_failures()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "postern-localserve-smtp-" + Guid.NewGuid().ToString("N"));
+        int imap = PostfixInstance.FreePort(), imaps = PostfixInstance.FreePort(), smtp = PostfixInstance.FreePort(), sub = PostfixInstance.FreePort(), subs = PostfixInstance.FreePort();
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { PosternDll(), "localserve", "--dir", dir, "--imap-port", imap.ToString(), "--imaps-port", imaps.ToString(),
+                     "--smtp-port", smtp.ToString(), "--submission-port", sub.ToString(), "--submissions-port", subs.ToString() })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var ready = new TaskCompletionSource();
+        var output = new System.Text.StringBuilder();
+        p.OutputDataReceived += (_, e) =>
+        {
+            lock (output)
+                output.AppendLine(e.Data);
+            if (e.Data?.Contains("Press Ctrl-C", StringComparison.Ordinal) == true)
+                ready.TrySetResult();
+        };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        try
+        {
+            Assert.True(await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(60))) == ready.Task, "localserve did not start");
+            string banner;
+            lock (output)
+                banner = output.ToString();
+            Assert.Contains($"SMTP   127.0.0.1:{smtp}", banner);
+            Assert.Contains("user550@example.com", banner);
+
+            string[] common = ["--server", "127.0.0.1:" + smtp, "--from", "app@test.example", "--helo", "client.test"];
+            (int code, string o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "anyone@any.example", "--header", "Subject: localserve any"]);
+            Assert.True(code == 0, o);
+            (code, o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "user550@example.com"]);
+            Assert.Contains("550 5.0.0", o);
+            (code, o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "xtemperror@example.com"]);
+            Assert.Contains("451 4.0.0", o);
+            (code, o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "xpermerror@example.com"]);
+            Assert.Contains("550 5.0.0", o);
+            // Submission on loopback: AUTH without TLS is allowed there, From is not restricted.
+            (code, o) = await PeerServers.RunAsync("swaks", ["--server", "127.0.0.1:" + sub, "--from", "app@test.example", "--to", "x@y.example",
+                "--auth", "PLAIN", "--auth-user", "postern@localhost", "--auth-password", "postern", "--header", "Subject: localserve submit"]);
+            Assert.True(code == 0, o);
+
+            string py = $"""
+                import imaplib
+                i = imaplib.IMAP4('127.0.0.1', {imap}); i.login('postern@localhost', 'postern'); i.select('INBOX')
+                t, d = i.fetch('1:*', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+                print(b''.join(x[1] for x in d if isinstance(x, tuple)).decode())
+                """;
+            (code, o) = await PeerServers.RunAsync("/usr/bin/python3", ["-c", py]);
+            Assert.True(code == 0, o);
+            Assert.Contains("Subject: localserve any", o);
+            Assert.Contains("Subject: localserve submit", o);
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString()]))
+                    kill.WaitForExit();
+                if (!p.WaitForExit(15_000))
+                    p.Kill();
+            }
+            try
+            {
+                Directory.Delete(dir, true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}

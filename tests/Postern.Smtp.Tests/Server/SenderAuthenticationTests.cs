@@ -1,0 +1,90 @@
+using System.Net;
+using Postern.Dns;
+using Postern.Security.AuthResults;
+using Postern.Smtp.Delivery;
+
+namespace Postern.Smtp.Tests.Server;
+
+/// <summary>SPF, DKIM and DMARC in the acceptance pipeline: Authentication-Results on delivery, reject at DATA, quarantine to Junk.</summary>
+public class SenderAuthenticationTests
+{
+    private static InMemoryDnsResolver Zone()
+    {
+        var dns = new InMemoryDnsResolver();
+        // 127.0.0.1 is the test client's address: allowed by good.test, not by the others.
+        dns.Zone.AddTxt("good.test", "v=spf1 ip4:127.0.0.1 -all");
+        dns.Zone.AddTxt("_dmarc.good.test", "v=DMARC1; p=reject");
+        dns.Zone.AddTxt("strict.test", "v=spf1 ip4:192.0.2.1 -all");
+        dns.Zone.AddTxt("_dmarc.strict.test", "v=DMARC1; p=reject");
+        dns.Zone.AddTxt("wary.test", "v=spf1 ip4:192.0.2.1 -all");
+        dns.Zone.AddTxt("_dmarc.wary.test", "v=DMARC1; p=quarantine");
+        dns.Zone.AddPtr(IPAddress.Loopback, "localhost");
+        dns.Zone.AddAddress("localhost", IPAddress.Loopback);
+        dns.SetAuthentic("good.test");
+        dns.SetAuthentic("_dmarc.good.test");
+        return dns;
+    }
+
+    private static Task<SmtpTestServer> StartAsync() => SmtpTestServer.StartAsync(o => o with
+    {
+        MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(Zone(), new MessageAuthenticatorOptions { HostName = "mx.example.org" }))],
+    });
+
+    private static async Task<string> SendAsync(SmtpTestServer s, string mailFrom, string fromHeader, string expect)
+    {
+        await using var c = await s.ConnectAsync();
+        await c.EnvelopeAsync(mailFrom, "alice@example.org");
+        await c.ExpectAsync("DATA", "354");
+        return await c.ExpectAsync($"From: {fromHeader}\r\nSubject: t\r\nMessage-ID: <{Guid.NewGuid():N}@x>\r\n\r\nbody\r\n.", expect);
+    }
+
+    [Fact]
+    public async Task Aligned_spf_pass_is_delivered_with_authentication_results()
+    {
+        await using var s = await StartAsync();
+        await SendAsync(s, "news@good.test", "news@good.test", "250");
+        string msg = Assert.Single(await s.MessagesAsync("alice"));
+        Assert.Contains("Received-SPF: pass", msg, StringComparison.Ordinal);
+        Assert.Contains("Authentication-Results: mx.example.org", msg, StringComparison.Ordinal);
+        Assert.Contains("spf=pass", msg, StringComparison.Ordinal);
+        Assert.Contains("dmarc=pass", msg, StringComparison.Ordinal);
+        Assert.Contains("dkim=none", msg, StringComparison.Ordinal);
+        // The headers come before the original message, which is stored unchanged.
+        Assert.True(msg.IndexOf("Authentication-Results", StringComparison.Ordinal) < msg.IndexOf("From: news@good.test", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Dmarc_reject_refuses_at_data()
+    {
+        await using var s = await StartAsync();
+        string reply = await SendAsync(s, "bounce@strict.test", "ceo@strict.test", "550");
+        Assert.Contains("5.7.1", reply, StringComparison.Ordinal);
+        Assert.Contains("DMARC", reply, StringComparison.Ordinal);
+        Assert.Empty(await s.MessagesAsync("alice"));
+    }
+
+    [Fact]
+    public async Task Dmarc_quarantine_files_into_junk()
+    {
+        await using var s = await StartAsync();
+        await SendAsync(s, "bounce@wary.test", "ceo@wary.test", "250");
+        Assert.Empty(await s.MessagesAsync("alice"));
+        string junk = Assert.Single(await s.MessagesAsync("alice", "Junk"));
+        Assert.Contains("dmarc=fail", junk, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Authenticated_submission_is_not_checked()
+    {
+        await using var s = await StartAsync();
+        await using var c = await s.ConnectAsync(s.SubmissionPort);
+        await c.ExpectAsync("EHLO client.example", "250");
+        await c.ExpectAsync("AUTH PLAIN " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("\0alice@example.org\0" + SmtpTestServer.Password)), "235");
+        await c.ExpectAsync("MAIL FROM:<alice@example.org>", "250");
+        await c.ExpectAsync("RCPT TO:<bob@example.org>", "250");
+        await c.ExpectAsync("DATA", "354");
+        await c.ExpectAsync("From: alice@example.org\r\nSubject: t\r\n\r\nbody\r\n.", "250");
+        string msg = Assert.Single(await s.MessagesAsync("bob"));
+        Assert.DoesNotContain("Authentication-Results", msg, StringComparison.Ordinal);
+    }
+}
