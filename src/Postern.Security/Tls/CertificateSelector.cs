@@ -25,7 +25,9 @@ public sealed class CertificateSelector
         if (files.Count == 0) throw new ArgumentException("at least one certificate is needed", nameof(files));
         _time = time ?? TimeProvider.System;
         _entries = [.. files.Select(f => new Entry(f, Load(f)))];
-        _nextCheck = _time.GetTimestamp() + (long)(RecheckInterval.TotalSeconds * _time.TimestampFrequency);
+        // The first Select checks the files; later ones every RecheckInterval (an init-only setting,
+        // so it cannot be used here in the constructor).
+        _nextCheck = _time.GetTimestamp();
     }
 
     /// <summary>How often file modification times are checked.</summary>

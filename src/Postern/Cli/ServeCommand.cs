@@ -105,6 +105,20 @@ internal static class ServeCommand
                 problems.Add($"{loaded.FilePath}: listeners.{name}.tls: {e.Message}");
             }
         }
+        if (loaded.Config.Acme.TrustedCaFile.Length > 0)
+        {
+            string ca = loaded.Resolve(loaded.Config.Acme.TrustedCaFile);
+            try
+            {
+                var roots = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+                roots.ImportFromPemFile(ca);
+                if (roots.Count == 0) problems.Add($"{loaded.FilePath}: acme.trusted-ca-file: {ca} holds no PEM certificate");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+            {
+                problems.Add($"{loaded.FilePath}: acme.trusted-ca-file: {ca}: {e.Message}");
+            }
+        }
         if (!Directory.Exists(loaded.DataDirectory))
             problems.Add($"{loaded.FilePath}: data-dir: {loaded.DataDirectory} does not exist");
         return problems;

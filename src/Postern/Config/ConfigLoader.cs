@@ -133,6 +133,7 @@ internal static class ConfigLoader
                 if (kc.KeyFile.Length == 0) ctx.Error($"{at}.tls.key-certs[{i}].key-file", "missing");
             }
         }
+        ValidateAcme(c, bound, ctx);
         for (int i = 0; i < c.Dns.Nameservers.Count; i++)
         {
             if (!DnsResolverOptions.TryParseServer(c.Dns.Nameservers[i], out _))
@@ -144,6 +145,56 @@ internal static class ConfigLoader
                 ctx.Error($"dns.trusted-nameservers[{i}]", $"\"{c.Dns.TrustedNameservers[i]}\" is not an IP address");
         }
     }
+
+    private static void ValidateAcme(ServerConfig c, Dictionary<(string Ip, int Port), string> bound, BindContext ctx)
+    {
+        var a = c.Acme;
+        foreach (var (name, l) in c.Listeners)
+        {
+            string at = $"listeners.{name}.tls";
+            if (l.Tls.Acme && a.DirectoryUrl.Length == 0)
+                ctx.Error(at + ".acme", "needs acme.directory-url (the certificate authority's ACME directory)");
+            for (int i = 0; i < l.Tls.AcmeNames.Count; i++)
+            {
+                if (!IsHostName(l.Tls.AcmeNames[i]))
+                    ctx.Error($"{at}.acme-names[{i}]", $"\"{l.Tls.AcmeNames[i]}\" is not a host name");
+            }
+            if (!l.Tls.Acme && l.Tls.AcmeNames.Count > 0)
+                ctx.Error(at + ".acme-names", "given, but tls.acme is not true");
+        }
+        if (a.DirectoryUrl.Length > 0 && !(Uri.TryCreate(a.DirectoryUrl, UriKind.Absolute, out var u) && u.Scheme == Uri.UriSchemeHttps))
+            ctx.Error("acme.directory-url", $"\"{a.DirectoryUrl}\" is not an https:// URL (RFC 8555 §6.1 requires HTTPS)");
+        if (a.ContactEmail.Length > 0 && (a.ContactEmail.IndexOf('@', StringComparison.Ordinal) is <= 0 || a.ContactEmail.EndsWith('@') || a.ContactEmail.Any(char.IsWhiteSpace)))
+            ctx.Error("acme.contact-email", $"\"{a.ContactEmail}\" is not an email address");
+        if ((a.EabKeyId.Length > 0) != (a.EabHmacKey.Length > 0))
+            ctx.Error(a.EabKeyId.Length > 0 ? "acme.eab-hmac-key" : "acme.eab-key-id", "External Account Binding needs both eab-key-id and eab-hmac-key");
+        if (a.EabHmacKey.Length > 0 && !IsBase64Url(a.EabHmacKey))
+            ctx.Error("acme.eab-hmac-key", "is not base64url text (letters, digits, - and _)");
+        if (a.RenewDays is < 1 or > 365)
+            ctx.Error("acme.renew-days", "must be between 1 and 365");
+        foreach (var (key, port) in new[] { ("tls-alpn-port", a.TlsAlpnPort), ("http-port", a.HttpPort) })
+        {
+            if (port is < 0 or > 65535) ctx.Error("acme." + key, $"{port} is not a TCP port (1-65535, or 0 for off)");
+        }
+        if (!c.Listeners.Values.Any(l => l.Tls.Acme)) return;
+        if (a.TlsAlpnPort == 0 && a.HttpPort == 0)
+            ctx.Error("acme", "tls-alpn-port and http-port are both 0: no challenge could be answered");
+        if (a.TlsAlpnPort != 0 && a.TlsAlpnPort == a.HttpPort)
+            ctx.Error("acme.http-port", "must differ from tls-alpn-port");
+        foreach (var l in c.Listeners.Values.Where(l => l.Tls.Acme))
+        {
+            foreach (var ip in l.Ips)
+            {
+                foreach (var (key, port) in new[] { ("tls-alpn-port", a.TlsAlpnPort), ("http-port", a.HttpPort) })
+                {
+                    if (port > 0 && bound.TryGetValue((ip, port), out var other))
+                        ctx.Error("acme." + key, $"{ip} port {port} is already used by {other}");
+                }
+            }
+        }
+    }
+
+    private static bool IsBase64Url(string s) => s.TrimEnd('=').All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_');
 
     /// <summary>The services of a listener with their keys.</summary>
     public static IEnumerable<(string Key, ServiceConfig Service)> Services(ListenerConfig l) =>

@@ -35,6 +35,9 @@ internal sealed class ServerConfig
     [Doc("DNS resolver settings.")]
     public DnsConfig Dns { get; set; } = new();
 
+    [Doc("Automatic certificates from a certificate authority with ACME (RFC 8555), for listeners whose tls has `acme: true`.")]
+    public AcmeConfig Acme { get; set; } = new();
+
     [Doc("Seconds that running sessions get to finish when the server stops (SIGTERM or `postern stop`) before they are closed.")]
     public int ShutdownGraceSeconds { get; set; } = 10;
 }
@@ -87,6 +90,12 @@ internal sealed class TlsConfig
 {
     [Doc("Certificate and key files in PEM format (full chain first). With several, the one whose names match the client's SNI is used. Files are read again when they change.")]
     public List<KeyCertConfig> KeyCerts { get; set; } = [];
+
+    [Doc("Obtain and renew a certificate for this listener's host name with ACME (settings in the acme section), on the stable host key in DATA/hostkeys so that TLSA records stay valid. It is used before key-certs; until it is issued a self-signed certificate on the same key stands in.")]
+    public bool Acme { get; set; }
+
+    [Doc("More names for the ACME certificate besides the host name, for example mta-sts.example.com and autoconfig.example.com.")]
+    public List<string> AcmeNames { get; set; } = [];
 }
 
 [Doc("A certificate with its private key.")]
@@ -108,3 +117,36 @@ internal sealed class DnsConfig
     [Doc("Nameserver IPs whose DNSSEC verdict (the AD bit) is believed, for DANE and the authentication results. Empty: loopback resolvers only (a validating resolver such as unbound on this machine), except systemd-resolved's 127.0.0.53, which does not validate by default.")]
     public List<string> TrustedNameservers { get; set; } = [];
 }
+
+[Doc("ACME settings (RFC 8555). The certificate authority must reach this server on port 443 (tls-alpn-01, RFC 8737) or port 80 (http-01) at the IPs the names resolve to. The account key and certificates are kept in DATA/acme; see docs/certificates.md.")]
+internal sealed class AcmeConfig
+{
+    [Doc("URL of the authority's ACME directory, for example https://acme-v02.api.letsencrypt.org/directory (Let's Encrypt). Required when a listener has `tls.acme: true`.")]
+    public string DirectoryUrl { get; set; } = "";
+
+    [Doc("Email address given to the authority for expiry and policy notices.")]
+    public string ContactEmail { get; set; } = "";
+
+    [Doc("External Account Binding key identifier (RFC 8555 §7.3.4), for authorities that require one; given with eab-hmac-key.")]
+    public string EabKeyId { get; set; } = "";
+
+    [Doc("External Account Binding HMAC key, base64url, as the authority gave it.")]
+    public string EabHmacKey { get; set; } = "";
+
+    [Doc("PEM file of root certificates trusted for the connection to the ACME server only (a test authority such as pebble). Empty: the system's trust store. Relative to the folder of this file.")]
+    public string TrustedCaFile { get; set; } = "";
+
+    [Doc("Port on which tls-alpn-01 validations arrive (443 as the authority sees it). Postern answers them there on the IPs of the listeners that use ACME. 0: do not use tls-alpn-01.")]
+    public int TlsAlpnPort { get; set; } = 443;
+
+    [Doc("Port on which http-01 validations arrive (80 as the authority sees it), answered on the IPs of the listeners that use ACME. 0: do not use http-01. When both are on, tls-alpn-01 is tried first.")]
+    public int HttpPort { get; set; } = 80;
+
+    [Doc("Renew a certificate this many days before it ends.")]
+    public int RenewDays { get; set; } = 30;
+
+    [Doc("Which stable host key the certificates are for: ecdsa-p256 or rsa2048.")]
+    public AcmeKeySetting Key { get; set; } = AcmeKeySetting.EcdsaP256;
+}
+
+internal enum AcmeKeySetting { EcdsaP256, Rsa2048 }

@@ -25,6 +25,7 @@ internal sealed class MailServer : IAsyncDisposable
     private SqliteMailStore? _store;
     private DnsResolver? _dns;
     private ControlSocket? _control;
+    private AcmeService? _acme;
 
     public MailServer(LoadedConfig config, ILogger logger)
     {
@@ -47,13 +48,18 @@ internal sealed class MailServer : IAsyncDisposable
             throw new StartException($"data-dir: {data} does not exist (`postern quickstart` creates it)");
         CheckWritable(data);
 
+        _acme = AcmeService.Create(_config, _logger);
         var certificates = new Dictionary<string, CertificateSelector>();
         foreach (var (name, l) in c.Listeners)
         {
-            if (l.Tls.KeyCerts.Count == 0) continue;
+            if (l.Tls.KeyCerts.Count == 0 && !l.Tls.Acme) continue;
             try
             {
-                var selector = new CertificateSelector([.. l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile)))]);
+                // The ACME certificate (when the listener uses ACME) comes first, then the configured files.
+                var files = new List<CertificateFiles>();
+                if (_acme is not null && _acme.Files.TryGetValue(name, out var acmeFiles)) files.Add(acmeFiles);
+                files.AddRange(l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile))));
+                var selector = new CertificateSelector(files);
                 selector.ReloadFailed = (files, e) => _logger.LogError("certificate reload failed cert={Cert} key={Key} error={Error}; the previous certificate stays in use", files.CertificatePath, files.KeyPath, e.Message);
                 certificates[name] = selector;
             }
@@ -88,7 +94,7 @@ internal sealed class MailServer : IAsyncDisposable
             if (l.Imaps.Enabled)
             {
                 if (!certificates.ContainsKey(name))
-                    throw new StartException($"listeners.{name}.imaps: implicit TLS needs a certificate in listeners.{name}.tls.key-certs");
+                    throw new StartException($"listeners.{name}.imaps: implicit TLS needs a certificate: listeners.{name}.tls.key-certs or listeners.{name}.tls.acme");
                 listeners.AddRange(ips.Select(ip => new ImapListener(new IPEndPoint(ip, l.Imaps.Port), ImplicitTls: true)));
             }
             StartSmtp(name, l, ips, certificates.GetValueOrDefault(name), tmp, connectionIdKey);
@@ -113,6 +119,12 @@ internal sealed class MailServer : IAsyncDisposable
             Endpoints.AddRange(imap.BoundEndPoints.Select(ep => $"{name}: imap{(listeners.First(x => x.EndPoint.Port == ep.Port).ImplicitTls ? "s" : "")} {ep}"));
         }
 
+        if (_acme is not null)
+        {
+            _acme.Start();
+            Endpoints.AddRange(_acme.Endpoints);
+        }
+
         try
         {
             _control = await ControlSocket.StartAsync(data, HandleControlAsync, _logger).ConfigureAwait(false);
@@ -130,7 +142,7 @@ internal sealed class MailServer : IAsyncDisposable
         {
             if (!enabled) continue;
             if (kind == SmtpListenerKind.Submissions && certificates is null)
-                throw new StartException($"listeners.{name}.submissions: implicit TLS needs a certificate in listeners.{name}.tls.key-certs");
+                throw new StartException($"listeners.{name}.submissions: implicit TLS needs a certificate: listeners.{name}.tls.key-certs or listeners.{name}.tls.acme");
             listeners.AddRange(ips.Select(ip => new SmtpListener(new IPEndPoint(ip, port), kind)));
         }
         if (listeners.Count == 0) return;
@@ -194,12 +206,16 @@ internal sealed class MailServer : IAsyncDisposable
     {
         if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
         _control = null;
+        if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
+        _acme = null;
         await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace)))).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
         if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
+        if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
+        _acme = null;
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
