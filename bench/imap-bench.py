@@ -57,10 +57,14 @@ class RawClient:
         self.command(f'LOGIN "{USER}" "{PASSWORD}"')
 
     def read_until(self, marker):
+        """Reads through the first line that contains marker; a marker starting with CRLF also
+        matches at the start of the buffer (a tagged response with no untagged lines before it)."""
         while True:
-            i = self.buf.find(marker)
+            i = (b"\r\n" + self.buf).find(marker) if marker.startswith(b"\r\n") else self.buf.find(marker)
             if i >= 0:
-                line_end = self.buf.index(b"\r\n", i) + 2
+                line_end = self.buf.find(b"\r\n", i + 2 if marker.startswith(b"\r\n") else i)
+            if i >= 0 and line_end >= 0:
+                line_end += 2
                 data, self.buf = self.buf[:line_end], self.buf[line_end:]
                 return data
             chunk = self.sock.recv(1 << 20)
@@ -72,8 +76,8 @@ class RawClient:
         self.n += 1
         tag = f"r{self.n}"
         self.sock.sendall(f"{tag} {text}\r\n".encode())
-        data = self.read_until(f"\r\n{tag} ".encode()) if self.n > 0 else b""
-        last = data[data.rindex(f"{tag} ".encode()):]
+        data = self.read_until(f"\r\n{tag} ".encode())
+        last = data[(b"\r\n" + data).rindex(f"\r\n{tag} ".encode()):]
         if not last.startswith(f"{tag} OK".encode()):
             raise RuntimeError(last.decode(errors="replace"))
         return data
@@ -188,7 +192,7 @@ async def idle_conn(host, port, ready, stop):
         line = await reader.readline()
     if not line.startswith(b"a OK"):
         raise RuntimeError(f"AUTHENTICATE: {line!r}")
-    writer.write(b"b SELECT INBOX\r\n")
+    writer.write(b"b SELECT IdleBox\r\n")
     line = await reader.readline()
     while not line.startswith(b"b "):
         line = await reader.readline()
