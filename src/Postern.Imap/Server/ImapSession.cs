@@ -99,9 +99,34 @@ internal sealed partial class ImapSession
             {
                 _w.Raw("+ Ready for literal data").Crlf();
                 await FlushAsync(ct).ConfigureAwait(false);
+                AckLiteralPromptly();
             },
             LiteralCheck = CheckLiteral,
         };
+    }
+
+    /// <summary>
+    /// Linux: acknowledge the literal's segments at once instead of delaying the ACK. Many clients (Python's
+    /// imaplib among them) send the literal and its closing CRLF in two writes without TCP_NODELAY; Nagle's
+    /// algorithm then holds the CRLF until the literal is acknowledged, and a delayed ACK (about 40 ms) would
+    /// stall every APPEND. Quick-ACK mode is not sticky, so it is asked for after each continuation.
+    /// </summary>
+    private void AckLiteralPromptly()
+    {
+        if (!OperatingSystem.IsLinux() || _network is not System.Net.Sockets.NetworkStream ns)
+            return;
+        try
+        {
+            const int IpProtoTcp = 6, TcpQuickAck = 12; // <netinet/tcp.h>
+            ns.Socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, BitConverter.GetBytes(1));
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Only a latency hint.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     private string? CheckLiteral(LiteralAnnouncement a)

@@ -3,8 +3,8 @@ namespace Postern.Store.Sqlite;
 /// <summary>The message-changing operations, run by the writer inside one savepoint each.</summary>
 internal static class MessageWrites
 {
-    /// <summary>A message whose bytes are already in a durable temp file.</summary>
-    internal sealed record PreparedMessage(NewMessage Message, string TempPath, long FileSize)
+    /// <summary>A message whose bytes are already durable in its final file (file and folder fsynced) under a reserved blob id.</summary>
+    internal sealed record PreparedMessage(NewMessage Message, long BlobId, string Path, long FileSize)
     {
         public long TotalSize => Message.Prefix.Length + FileSize;
     }
@@ -27,7 +27,7 @@ internal static class MessageWrites
             var p = messages[i];
             var m = p.Message;
             var meta = m.Meta;
-            long blobId = ctx.NewBlobId();
+            long blobId = p.BlobId;
             ctx.Exec("""
                 INSERT INTO blob (id, size, file_size, refcount, prefix, structure, message_id, in_reply_to, refs, base_subject, subject, date,
                     from_addr, from_name, to_addr, to_name, cc_addr, cc_name, preview)
@@ -47,7 +47,6 @@ internal static class MessageWrites
                 ("$mb", mailboxId), ("$uid", (long)uid), ("$blob", blobId), ("$ms", modseq), ("$fl", (int)m.Flags),
                 ("$kw", Keywords.Format(kw)), ("$size", p.TotalSize),
                 ("$idate", m.InternalDate.HasValue ? Db.ToUnixMs(m.InternalDate.Value) : now), ("$sdate", now));
-            ctx.RenameIntoPlace(p.TempPath, blobId);
             if ((m.Flags & SystemFlags.Seen) == 0) unseen++;
             if ((m.Flags & SystemFlags.Deleted) != 0) deleted++;
             ctx.AddChange(new MessageAdded(mailboxId, modseq, uid, m.Flags, kw));

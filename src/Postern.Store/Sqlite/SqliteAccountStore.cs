@@ -36,16 +36,20 @@ internal sealed class SqliteAccountStore : IAccountStore
         var files = new MessageFiles(directory);
         files.EnsureDirectories();
         var conn = Db.OpenWriter(Path.Combine(directory, "index.db"));
+        long nextBlobId;
         try
         {
             Schema.EnsureAccount(conn, tx => InitializeAccount(conn, tx));
+            nextBlobId = (long)Db.Scalar(conn, null, "SELECT next_blob_id FROM account_state WHERE id = 1")!;
         }
         catch
         {
             conn.Dispose();
             throw;
         }
-        return new SqliteAccountStore(owner, name, directory, conn, quota);
+        var store = new SqliteAccountStore(owner, name, directory, conn, quota);
+        store._files.EnsureBlobIdsFrom(nextBlobId);
+        return store;
     }
 
     /// <summary>New account: counters and the default mailboxes, subscribed, in the schema's transaction.</summary>
@@ -153,42 +157,77 @@ internal sealed class SqliteAccountStore : IAccountStore
     {
         ArgumentOutOfRangeException.ThrowIfZero(messages.Count);
         foreach (var m in messages) Keywords.Validate(m.Keywords);
-        // Bytes are written and fsynced here, in the caller's task, so concurrent appends fsync in parallel
-        // and the writer's batch only renames, fsyncs folders and commits.
+        // Files are written to their final paths and fsynced (file, then folder) here, in the caller's task, so
+        // concurrent appends fsync in parallel and the writer's batch only inserts rows and commits.
         var prepared = new List<MessageWrites.PreparedMessage>(messages.Count);
         try
         {
-            foreach (var m in messages)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                switch (m.Content)
-                {
-                    case MemoryMessageSource mem:
-                        string path = await Task.Run(() => _files.WriteTempDurably(mem.Bytes.Span), cancellationToken).ConfigureAwait(false);
-                        prepared.Add(new(m, path, mem.Bytes.Length));
-                        break;
-                    case TempFileMessageSource tmp:
-                        long length = tmp.File.FlushAndClose();
-                        tmp.File.Consumed = true;
-                        prepared.Add(new(m, tmp.File.Path, length));
-                        break;
-                    default:
-                        throw new ArgumentException("unknown message source", nameof(messages));
-                }
-            }
+            if (messages.Count == 1 && messages[0].Content is MemoryMessageSource single)
+                prepared.Add(await Task.Run(() => WriteInPlace(messages[0], single), cancellationToken).ConfigureAwait(false));
+            else
+                await Task.Run(() => PrepareAll(messages, prepared, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            DeleteTemps(prepared);
+            DeleteFiles(prepared);
             throw;
         }
-        return await _writer.EnqueueAsync(ctx => MessageWrites.Append(ctx, mailboxId, prepared), cancellationToken, () => DeleteTemps(prepared)).ConfigureAwait(false);
+        return await _writer.EnqueueAsync(ctx => MessageWrites.Append(ctx, mailboxId, prepared), cancellationToken, () => DeleteFiles(prepared)).ConfigureAwait(false);
     }
 
-    private static void DeleteTemps(List<MessageWrites.PreparedMessage> prepared)
+    private MessageWrites.PreparedMessage WriteInPlace(NewMessage m, MemoryMessageSource mem)
     {
-        // Temp files still in tmp/ after a failure; those already renamed were removed by the writer.
-        foreach (var p in prepared) MessageFiles.TryDelete(p.TempPath);
+        long blobId = _files.ReserveBlobId();
+        _files.EnsureShard(blobId);
+        string path = _files.PathFor(blobId);
+        MessageFiles.WriteDurably(path, mem.Bytes.Span);
+        try
+        {
+            // POSIX: the new directory entry is durable only once its folder is fsynced.
+            NativeMethods.FsyncDirectory(Path.GetDirectoryName(path)!);
+        }
+        catch
+        {
+            MessageFiles.TryDelete(path);
+            throw;
+        }
+        return new(m, blobId, path, mem.Bytes.Length);
+    }
+
+    private void PrepareAll(IReadOnlyList<NewMessage> messages, List<MessageWrites.PreparedMessage> prepared, CancellationToken cancellationToken)
+    {
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var m in messages)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            long blobId = _files.ReserveBlobId();
+            _files.EnsureShard(blobId);
+            string path = _files.PathFor(blobId);
+            switch (m.Content)
+            {
+                case MemoryMessageSource mem:
+                    MessageFiles.WriteDurably(path, mem.Bytes.Span);
+                    prepared.Add(new(m, blobId, path, mem.Bytes.Length));
+                    break;
+                case TempFileMessageSource tmp:
+                    long length = tmp.File.FlushAndClose();
+                    File.Move(tmp.File.Path, path, overwrite: true);
+                    tmp.File.Consumed = true;
+                    prepared.Add(new(m, blobId, path, length));
+                    break;
+                default:
+                    throw new ArgumentException("unknown message source", nameof(messages));
+            }
+            folders.Add(Path.GetDirectoryName(path)!);
+        }
+        // One fsync per folder for the whole set (an import batch spans one or two shards).
+        foreach (var folder in folders) NativeMethods.FsyncDirectory(folder);
+    }
+
+    private static void DeleteFiles(List<MessageWrites.PreparedMessage> prepared)
+    {
+        // Files of an append that failed or was refused: no row refers to them.
+        foreach (var p in prepared) MessageFiles.TryDelete(p.Path);
     }
 
     internal const string RecordColumns = "uid, modseq, flags, keywords, size, internaldate, savedate";
