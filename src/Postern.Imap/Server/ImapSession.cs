@@ -330,6 +330,7 @@ internal sealed partial class ImapSession
             case ListCommand l: await ListAsync(c.Tag, l).ConfigureAwait(false); break;
             case StatusCommand st: await StatusAsync(c.Tag, st).ConfigureAwait(false); break;
             case AppendCommand a: await AppendAsync(c.Tag, a).ConfigureAwait(false); break;
+            case ReplaceCommand rp: await ReplaceAsync(c.Tag, rp).ConfigureAwait(false); break;
             case FetchCommand f: await FetchAsync(c.Tag, f).ConfigureAwait(false); break;
             case StoreCommand so: await StoreAsync(c.Tag, so).ConfigureAwait(false); break;
             case CopyCommand cp: await CopyAsync(c.Tag, cp).ConfigureAwait(false); break;

@@ -57,6 +57,21 @@ internal static class MessageWrites
         return new AppendResult(mailboxId, mb.UidValidity, uids, modseq);
     }
 
+    /// <summary>RFC 8508: expunge one message and append its replacement in the same savepoint. The expunge goes first,
+    /// so the quota check sees the space the old message frees.</summary>
+    public static ReplaceResult Replace(WriteContext ctx, long sourceId, uint uid, long destId, PreparedMessage message)
+    {
+        MailboxRow.RequireSelectable(ctx, sourceId);
+        var rows = SelectRows(ctx, sourceId, UidSet.Of([uid]), onlyDeleted: false);
+        if (rows.Count == 0) throw new MessageNotFoundException(sourceId, uid);
+        long modseq = ctx.NewModSeq();
+        RemoveRows(ctx, sourceId, rows, modseq);
+        ReleaseBlob(ctx, rows[0].BlobId);
+        ctx.AccountSize -= rows[0].Size;
+        var appended = Append(ctx, destId, [message]);
+        return new ReplaceResult(appended, new ExpungeResult([uid], modseq));
+    }
+
     private static void CheckQuota(WriteContext ctx, long adding)
     {
         var limit = ctx.QuotaLimit;

@@ -175,6 +175,23 @@ internal sealed class SqliteAccountStore : IAccountStore
         return await _writer.EnqueueAsync(ctx => MessageWrites.Append(ctx, mailboxId, prepared), cancellationToken, () => DeleteFiles(prepared)).ConfigureAwait(false);
     }
 
+    public async Task<ReplaceResult> ReplaceAsync(long sourceMailboxId, uint uid, long destinationMailboxId, NewMessage message, CancellationToken cancellationToken = default)
+    {
+        Keywords.Validate(message.Keywords);
+        var prepared = new List<MessageWrites.PreparedMessage>(1);
+        try
+        {
+            await Task.Run(() => PrepareAll([message], prepared, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            DeleteFiles(prepared);
+            throw;
+        }
+        return await _writer.EnqueueAsync(ctx => MessageWrites.Replace(ctx, sourceMailboxId, uid, destinationMailboxId, prepared[0]),
+            cancellationToken, () => DeleteFiles(prepared)).ConfigureAwait(false);
+    }
+
     private MessageWrites.PreparedMessage WriteInPlace(NewMessage m, MemoryMessageSource mem)
     {
         long blobId = _files.ReserveBlobId();
@@ -244,8 +261,9 @@ internal sealed class SqliteAccountStore : IAccountStore
         using var conn = OpenReader();
         using var tx = conn.BeginTransaction(deferred: true);
         long count;
-        using (var countCmd = Db.Command(conn, tx, "SELECT count(*) FROM message WHERE mailbox_id = $mb", ("$mb", mailboxId)))
-            count = (long)countCmd.ExecuteScalar()!;
+        // The mailbox row's counter (kept in the same transactions as the rows) sizes the list without a count(*) scan.
+        using (var countCmd = Db.Command(conn, tx, "SELECT messages FROM mailbox WHERE id = $mb", ("$mb", mailboxId)))
+            count = countCmd.ExecuteScalar() is long n ? Math.Max(n, 0) : 0;
         var list = new List<MessageState>((int)Math.Min(count, 10_000_000));
         // SELECT lists every message of a mailbox: step the statement through SQLite's C API directly,
         // which costs about half of what the ADO.NET reader does per row.
@@ -387,8 +405,18 @@ internal sealed class SqliteAccountStore : IAccountStore
         return Task.FromResult<IReadOnlyList<string>>(set);
     }
 
-    public Task<IReadOnlyList<uint>> ClaimRecentAsync(long mailboxId, CancellationToken cancellationToken = default) =>
-        _writer.EnqueueAsync(ctx => MessageWrites.ClaimRecent(ctx, mailboxId), cancellationToken);
+    public Task<IReadOnlyList<uint>> ClaimRecentAsync(long mailboxId, CancellationToken cancellationToken = default)
+    {
+        // Usually nothing arrived since the last claim: answer from a read instead of a write transaction
+        // (whose commit is an fsync). A message appended just after this read is claimed by the next claim.
+        using (var conn = OpenReader())
+        using (var cmd = Db.Command(conn, null, "SELECT recent_from < uidnext FROM mailbox WHERE id = $id", ("$id", mailboxId)))
+        {
+            if (cmd.ExecuteScalar() is long pending && pending == 0)
+                return Task.FromResult<IReadOnlyList<uint>>([]);
+        }
+        return _writer.EnqueueAsync(ctx => MessageWrites.ClaimRecent(ctx, mailboxId), cancellationToken);
+    }
 
     public Task<QuotaInfo> GetQuotaAsync(CancellationToken cancellationToken = default)
     {
