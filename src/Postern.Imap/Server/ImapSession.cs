@@ -135,8 +135,8 @@ internal sealed partial class ImapSession
         // disk is spent on anything else before login.
         if (_state == SessionState.NotAuthenticated && a.CommandName is not ("LOGIN" or "ID"))
             return "NO Log in first";
-        if (_state == SessionState.NotAuthenticated && a.Size > 8192)
-            return "BAD Literal too large before login";
+        if (_state == SessionState.NotAuthenticated && a.AcceptedBefore + a.Size > 8192)
+            return "BAD Literals too large before login";
         return null;
     }
 
