@@ -92,7 +92,9 @@ internal sealed partial class ImapSession
 
     private void NewReader()
     {
-        _pipe = PipeReader.Create(_input, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        // Zero-byte reads: an idle connection waits for data without holding a rented buffer (10,000 IDLE
+        // sessions would otherwise pin 16 KiB each).
+        _pipe = PipeReader.Create(_input, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true, useZeroByteReads: true));
         _reader = new ImapCommandReader(_pipe, Limits, _server.Options.TempDirectory)
         {
             SendContinuation = async ct =>
