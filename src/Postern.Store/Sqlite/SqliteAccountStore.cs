@@ -14,6 +14,7 @@ internal sealed class SqliteAccountStore : IAccountStore
     private readonly AccountWriter _writer;
     private readonly ChangeFeed _feed = new();
     private readonly MessageFiles _files;
+    private readonly PrecreatedFiles _precreated;
     private readonly SqliteMailStore _owner;
     private long _quota; // -1: no limit
     internal int RefCount;
@@ -23,6 +24,7 @@ internal sealed class SqliteAccountStore : IAccountStore
         _owner = owner;
         AccountName = name;
         _files = new MessageFiles(directory);
+        _precreated = new PrecreatedFiles(_files);
         _quota = quota ?? -1;
         _readConnectionString = Db.ConnectionString(Path.Combine(directory, "index.db"), readOnly: true);
         _writer = new AccountWriter(writerConnection, _files, _feed, () => Quota);
@@ -163,7 +165,17 @@ internal sealed class SqliteAccountStore : IAccountStore
         try
         {
             if (messages.Count == 1 && messages[0].Content is MemoryMessageSource single)
-                prepared.Add(await Task.Run(() => WriteInPlace(messages[0], single), cancellationToken).ConfigureAwait(false));
+            {
+                long? precreated = _precreated.BeginAppend();
+                try
+                {
+                    prepared.Add(await Task.Run(() => WriteInPlace(messages[0], single, precreated), cancellationToken).ConfigureAwait(false));
+                }
+                finally
+                {
+                    _precreated.EndAppend();
+                }
+            }
             else
                 await Task.Run(() => PrepareAll(messages, prepared, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
@@ -192,8 +204,15 @@ internal sealed class SqliteAccountStore : IAccountStore
             cancellationToken, () => DeleteFiles(prepared)).ConfigureAwait(false);
     }
 
-    private MessageWrites.PreparedMessage WriteInPlace(NewMessage m, MemoryMessageSource mem)
+    private MessageWrites.PreparedMessage WriteInPlace(NewMessage m, MemoryMessageSource mem, long? precreated)
     {
+        if (precreated is long id)
+        {
+            // The directory entry is already durable (see PrecreatedFiles): the file fsync is all it takes.
+            string existing = _files.PathFor(id);
+            MessageFiles.WriteDurably(existing, mem.Bytes.Span);
+            return new(m, id, existing, mem.Bytes.Length);
+        }
         long blobId = _files.ReserveBlobId();
         _files.EnsureShard(blobId);
         string path = _files.PathFor(blobId);
@@ -440,6 +459,7 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     internal async ValueTask CloseAsync()
     {
+        _precreated.Close();
         await _writer.DisposeAsync().ConfigureAwait(false);
         _feed.CompleteAll();
         using var conn = new SqliteConnection(_readConnectionString);
