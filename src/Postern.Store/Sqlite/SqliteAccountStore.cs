@@ -284,19 +284,44 @@ internal sealed class SqliteAccountStore : IAccountStore
         using (var countCmd = Db.Command(conn, tx, "SELECT messages FROM mailbox WHERE id = $mb", ("$mb", mailboxId)))
             count = countCmd.ExecuteScalar() is long n ? Math.Max(n, 0) : 0;
         var list = new List<MessageState>((int)Math.Min(count, 10_000_000));
-        // SELECT lists every message of a mailbox: step the statement through SQLite's C API directly,
-        // which costs about half of what the ADO.NET reader does per row.
+        // SELECT lists every message of a mailbox: step the statement through SQLite's C API directly, on the raw
+        // statement pointer, with UID and flags packed into one column (three column calls per row instead of four).
         sqlite3 db = conn.Handle!;
-        int rc = raw.sqlite3_prepare_v2(db, "SELECT uid, modseq, flags, keywords FROM message WHERE mailbox_id = ?1 ORDER BY uid", out sqlite3_stmt stmt);
+        int rc = raw.sqlite3_prepare_v2(db, "SELECT uid | (flags << 32), modseq, keywords FROM message WHERE mailbox_id = ?1 ORDER BY uid", out sqlite3_stmt stmt);
         if (rc != raw.SQLITE_OK) throw new StoreException($"listing messages: {raw.sqlite3_errmsg(db).utf8_to_string()}");
         using (stmt)
         {
             raw.sqlite3_bind_int64(stmt, 1, mailboxId);
-            while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
+            bool added = false;
+            stmt.DangerousAddRef(ref added);
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                string[] keywords = raw.sqlite3_column_bytes(stmt, 3) == 0 ? Keywords.None : Keywords.Parse(raw.sqlite3_column_text(stmt, 3).utf8_to_string());
-                list.Add(new MessageState((uint)raw.sqlite3_column_int64(stmt, 0), raw.sqlite3_column_int64(stmt, 1), (SystemFlags)raw.sqlite3_column_int(stmt, 2), keywords));
+                IntPtr s = stmt.DangerousGetHandle();
+                string? lastKeywordText = null;
+                string[] lastKeywords = Keywords.None;
+                while ((rc = SqliteNative.Step(s)) == raw.SQLITE_ROW)
+                {
+                    long packed = SqliteNative.ColumnInt64(s, 0);
+                    long modseq = SqliteNative.ColumnInt64(s, 1);
+                    string[] keywords = Keywords.None;
+                    int kwLength = SqliteNative.ColumnBytes(s, 2);
+                    if (kwLength > 0)
+                    {
+                        string text = System.Runtime.InteropServices.Marshal.PtrToStringUTF8(SqliteNative.ColumnText(s, 2), kwLength);
+                        // Neighbouring messages often carry the same keywords: share the parsed array.
+                        if (text != lastKeywordText)
+                        {
+                            lastKeywordText = text;
+                            lastKeywords = Keywords.Parse(text);
+                        }
+                        keywords = lastKeywords;
+                    }
+                    list.Add(new MessageState((uint)packed, modseq, (SystemFlags)(int)(packed >> 32), keywords));
+                }
+            }
+            finally
+            {
+                if (added) stmt.DangerousRelease();
             }
             if (rc != raw.SQLITE_DONE) throw new StoreException($"listing messages: {raw.sqlite3_errmsg(db).utf8_to_string()}");
         }
