@@ -83,7 +83,34 @@ class RawClient:
         return data
 
 
-def commands(host, port):
+def cpu_ms(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(host, port, pid, raw, warmup=30, rounds=40):
+    """Server CPU time (utime + stime) per SELECT after a change and per FETCH, once the JIT has
+    warmed up: a figure that depends little on the load of the rest of the machine."""
+    changer = RawClient(host, port)
+    changer.command("SELECT INBOX")
+    per_select = []
+    for i in range(warmup + rounds):
+        changer.command("UID STORE 1 -FLAGS.SILENT ($BenchToggle)")
+        changer.command("UID STORE 1 +FLAGS.SILENT ($BenchToggle)")
+        c0 = cpu_ms(pid)
+        raw.command("EXAMINE INBOX")
+        if i >= warmup:
+            per_select.append(cpu_ms(pid) - c0)
+    changer.sock.close()
+    c0 = cpu_ms(pid)
+    for _ in range(rounds):
+        raw.command("UID FETCH 1:* (UID FLAGS)")
+    per_fetch = (cpu_ms(pid) - c0) / rounds
+    print(f"server CPU once warm: {sum(per_select) / rounds:.1f} ms per SELECT after a change, "
+          f"{per_fetch:.1f} ms per UID FETCH 1:* (UID FLAGS) ({rounds} rounds each)")
+
+
+def commands(host, port, pid):
     c = connect(host, port)
     typ, data = c.select("INBOX", readonly=True)
     count = int(data[0])
@@ -105,6 +132,7 @@ def commands(host, port):
     print(f"SELECT INBOX ({count} messages) unchanged (listing shared between sessions): best {best:.1f} ms, median {med:.1f} ms")
     best, med = timed(lambda: raw.command("UID FETCH 1:* (UID FLAGS)"))
     print(f"UID FETCH 1:* (UID FLAGS) ({count} messages): best {best:.1f} ms, median {med:.1f} ms")
+    server_cpu(host, port, pid, raw)
     raw.sock.close()
     c = connect(host, port)
     typ, data = c.select("Bench20k", readonly=True)
@@ -311,7 +339,7 @@ def main():
             append_seconds = int(args[1])
         args = args[2:]
     print(f"server RSS at start {rss_kb(pid) / 1024:.0f} MB")
-    commands(host, port)
+    commands(host, port, pid)
     if append_seconds > 0:
         append(host, port, append_seconds)
         append_raw(host, port, append_seconds)
