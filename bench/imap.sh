@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # IMAP benchmark: builds Release, prepares a localserve data folder with a 100,000-message INBOX
-# (about 1.5 KB each) and a 20,000-message mailbox Bench20k (about 10 KB each) by importing
+# (about 1.5 KB each), a 20,000-message mailbox Bench20k (about 10 KB each) and a 1,000-message
+# mailbox IdleBox (what the IDLE sessions select) by importing
 # generated mboxes (kept in $BENCH_DIR between runs), starts `postern localserve` on a free
 # loopback port, and runs bench/imap-bench.py against it: SELECT and UID FETCH 1:* (UID FLAGS)
 # on 100k, FETCH 1:1000 (ENVELOPE BODYSTRUCTURE), SEARCH TEXT over 20k, APPEND with 10 clients,
@@ -28,6 +29,12 @@ if [ ! -f "$work/local/.prepared" ]; then
   $postern import mbox "$work/inbox-100k.mbox" postern INBOX --dir "$work/local/data" | tail -1
   $postern import mbox "$work/b20k.mbox" postern Bench20k --dir "$work/local/data" | tail -1
   touch "$work/local/.prepared"
+fi
+if [ ! -f "$work/local/.prepared-idle" ]; then
+  # IDLE sessions select a realistic small mailbox, not the 100k INBOX.
+  [ -f "$work/idle-1k.mbox" ] || /usr/bin/python3 bench/gen-mbox.py "$work/idle-1k.mbox" 1000 13 0.1
+  $postern import mbox "$work/idle-1k.mbox" postern IdleBox --dir "$work/local/data" | tail -1
+  touch "$work/local/.prepared-idle"
 fi
 
 serve; wait_port

@@ -131,6 +131,14 @@ public interface IAccountStore : IAsyncDisposable
     /// <summary>Appends one or several messages atomically (MULTIAPPEND, RFC 3502; import batches). Durable when it returns.</summary>
     Task<AppendResult> AppendAsync(long mailboxId, IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Replaces a message atomically (IMAP REPLACE, RFC 8508): in one transaction, expunges <paramref name="uid"/> from
+    /// <paramref name="sourceMailboxId"/> (whatever its flags) and appends <paramref name="message"/> to
+    /// <paramref name="destinationMailboxId"/> (which may be the same mailbox). Either both happen or neither does;
+    /// throws <see cref="MessageNotFoundException"/> when the message is gone. Durable when it returns.
+    /// </summary>
+    Task<ReplaceResult> ReplaceAsync(long sourceMailboxId, uint uid, long destinationMailboxId, NewMessage message, CancellationToken cancellationToken = default);
+
     /// <summary>All messages of a mailbox in UID order, as compact records.</summary>
     Task<IReadOnlyList<MessageRecord>> ListMessagesAsync(long mailboxId, CancellationToken cancellationToken = default);
 

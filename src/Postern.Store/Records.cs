@@ -113,6 +113,9 @@ public sealed record CopyResult(uint DestinationUidValidity, IReadOnlyList<uint>
 /// <summary>Result of an expunge: UIDs removed, ascending, and the MODSEQ recorded for them.</summary>
 public sealed record ExpungeResult(IReadOnlyList<uint> Uids, long ModSeq);
 
+/// <summary>Result of <see cref="IAccountStore.ReplaceAsync"/>: the new message and the expunge of the old one.</summary>
+public sealed record ReplaceResult(AppendResult Appended, ExpungeResult Expunged);
+
 /// <summary>Changes in a mailbox after a MODSEQ, for CONDSTORE/QRESYNC (RFC 7162).</summary>
 /// <param name="Changed">Current records of messages with MODSEQ above the given one.</param>
 /// <param name="Expunged">UIDs expunged with MODSEQ above the given one, ascending.</param>

@@ -61,7 +61,11 @@ public readonly record struct ReadOutcome(ReadOutcomeKind Kind, RawCommand? Comm
 }
 
 /// <summary>What a literal marker announced, for the session's state checks.</summary>
-public readonly record struct LiteralAnnouncement(string Tag, string CommandName, long Size, bool NonSynchronizing, bool Binary);
+public readonly record struct LiteralAnnouncement(string Tag, string CommandName, long Size, bool NonSynchronizing, bool Binary)
+{
+    /// <summary>Literal bytes already accepted for the same command (the session can cap a command's total).</summary>
+    public long AcceptedBefore { get; init; }
+}
 
 /// <summary>Frames commands (lines and literals) from a connection.</summary>
 public sealed class ImapCommandReader
@@ -101,6 +105,7 @@ public sealed class ImapCommandReader
         var literals = new List<ImapLiteral>();
         var literalPositions = new List<int>();
         long literalTotal = 0;
+        long inMemory = 0;
         string? tag = null;
         string commandName = "";
         try
@@ -148,7 +153,7 @@ public sealed class ImapCommandReader
                     return new ReadOutcome(ReadOutcomeKind.Command, new RawCommand(text.WrittenSpan.ToArray(), literals, tag, literalPositions), tag, null);
                 }
 
-                string? refusal = CheckLiteral(tag, commandName, size, nonSync, binary, literals.Count, literalTotal);
+                string? refusal = CheckLiteral(tag, commandName, size, nonSync, binary, literals.Count, literalTotal, inMemory);
                 if (refusal is not null)
                 {
                     DisposeAll(literals);
@@ -161,12 +166,16 @@ public sealed class ImapCommandReader
                 literalTotal += size;
                 if (!nonSync && SendContinuation is not null)
                     await SendContinuation(cancellationToken).ConfigureAwait(false);
-                ImapLiteral? literal = await ReadLiteralAsync(size, binary, cancellationToken).ConfigureAwait(false);
+                // Past the in-memory budget (or the per-literal threshold) an APPEND message goes to a file.
+                bool spool = size > _limits.InMemoryLiteralThreshold || inMemory + size > _limits.MaxInMemoryLiteralBytes;
+                ImapLiteral? literal = await ReadLiteralAsync(size, binary, spool, cancellationToken).ConfigureAwait(false);
                 if (literal is null)
                 {
                     DisposeAll(literals);
                     return ReadOutcome.Eof;
                 }
+                if (literal.IsInMemory)
+                    inMemory += size;
                 literals.Add(literal);
                 literalPositions.Add(text.WrittenCount);
             }
@@ -196,7 +205,7 @@ public sealed class ImapCommandReader
         return any;
     }
 
-    private string? CheckLiteral(string? tag, string commandName, long size, bool nonSync, bool binary, int count, long total)
+    private string? CheckLiteral(string? tag, string commandName, long size, bool nonSync, bool binary, int count, long total, long inMemory)
     {
         bool isAppend = commandName is "APPEND" or "REPLACE";
         if (count >= _limits.MaxLiteralsPerCommand)
@@ -208,11 +217,14 @@ public sealed class ImapCommandReader
             return $"BAD Literal larger than {_limits.MaxArgumentLiteral} octets";
         if (total + size > _limits.MaxCommandLiteralBytes)
             return $"NO [LIMIT] Command literals exceed {_limits.MaxCommandLiteralBytes} octets";
+        // Arguments are parsed from memory: their total per command (and so per connection) is bounded too.
+        if (!isAppend && inMemory + size > _limits.MaxInMemoryLiteralBytes)
+            return $"NO [LIMIT] Literal arguments exceed {_limits.MaxInMemoryLiteralBytes} octets";
         // RFC 7888 §3: without LITERAL+ only small non-synchronising literals are allowed.
         if (nonSync && !LiteralPlus && size > ImapLimits.LiteralMinusMax)
             return $"BAD Non-synchronising literal larger than {ImapLimits.LiteralMinusMax} octets";
         if (LiteralCheck is not null)
-            return LiteralCheck(new LiteralAnnouncement(tag ?? "*", commandName, size, nonSync, binary));
+            return LiteralCheck(new LiteralAnnouncement(tag ?? "*", commandName, size, nonSync, binary) { AcceptedBefore = total });
         return null;
     }
 
@@ -295,9 +307,9 @@ public sealed class ImapCommandReader
         }
     }
 
-    private async ValueTask<ImapLiteral?> ReadLiteralAsync(long size, bool binary, CancellationToken ct)
+    private async ValueTask<ImapLiteral?> ReadLiteralAsync(long size, bool binary, bool spool, CancellationToken ct)
     {
-        if (size <= _limits.InMemoryLiteralThreshold)
+        if (!spool)
         {
             var bytes = new byte[size];
             int filled = 0;

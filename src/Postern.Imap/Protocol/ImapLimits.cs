@@ -25,6 +25,14 @@ public sealed record ImapLimits
     /// </summary>
     public long MaxCommandLiteralBytes { get; init; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// Most literal bytes one connection holds in memory at a time. A connection runs one command at a time and a
+    /// command's literals are released when it completes, so this is a per-connection bound: APPEND/REPLACE
+    /// messages past it are spooled to temporary files (bounded by <see cref="MaxCommandLiteralBytes"/>), and
+    /// literal arguments of other commands past it are refused before their continuation.
+    /// </summary>
+    public int MaxInMemoryLiteralBytes { get; init; } = 1024 * 1024;
+
     /// <summary>Literals larger than this are spooled to a temporary file instead of memory.</summary>
     public int InMemoryLiteralThreshold { get; init; } = 64 * 1024;
 

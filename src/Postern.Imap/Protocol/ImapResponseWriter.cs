@@ -14,7 +14,8 @@ public sealed class ImapResponseWriter
     /// <summary>Longest string sent as a quoted string; longer ones become literals.</summary>
     public const int MaxQuotedLength = 1024;
 
-    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
+    private const int InitialCapacity = 1024;
+    private ArrayBufferWriter<byte> _buffer = new(InitialCapacity);
 
     /// <summary>Whether UTF-8 may appear in quoted strings and mailbox names (UTF8=ACCEPT enabled or IMAP4rev2).</summary>
     public bool Utf8 { get; set; }
@@ -25,8 +26,14 @@ public sealed class ImapResponseWriter
     /// <summary>Number of bytes written so far.</summary>
     public int Length => _buffer.WrittenCount;
 
-    /// <summary>Forgets what was written (after a flush).</summary>
-    public void Clear() => _buffer.Clear();
+    /// <summary>Forgets what was written (after a flush); a buffer grown by a big response is dropped, so an idle connection keeps only a small one.</summary>
+    public void Clear()
+    {
+        if (_buffer.Capacity > 64 * 1024)
+            _buffer = new ArrayBufferWriter<byte>(InitialCapacity);
+        else
+            _buffer.Clear();
+    }
 
     /// <summary>Writes ASCII text as is.</summary>
     public ImapResponseWriter Raw(string ascii)

@@ -33,6 +33,9 @@ public sealed class ImapServer : IAsyncDisposable
 
     internal ImapServerOptions Options { get; }
     internal IMailStore Store { get; }
+
+    /// <summary>Mailbox listings shared by the sessions that select an unchanged mailbox.</summary>
+    internal MailboxSnapshotCache Snapshots { get; } = new();
     internal AuthFailureLimiter AuthLimiter { get; }
     internal ILogger Logger { get; }
     internal CancellationToken Stopping => _stop.Token;

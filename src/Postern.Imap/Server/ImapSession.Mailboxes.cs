@@ -29,34 +29,29 @@ internal sealed partial class ImapSession
         }
         if (s.CondStore)
             _condStoreEnabled = true;
+        // Drain old events first: the mailbox state read below is newer than anything buffered, and every
+        // change after this point arrives through the feed (a change already in the listing is recognised).
+        while (_feed!.TryRead(out _))
+        {
+        }
         MailboxInfo? info = await _account!.GetMailboxAsync(s.Mailbox).ConfigureAwait(false);
         if (info is null || !info.Selectable)
         {
             Tagged(tag, "NO", info is null ? "[NONEXISTENT] No such mailbox" : "[CANNOT] Mailbox is not selectable");
             return;
         }
-        // Drain old events first: the listing below is newer than anything buffered.
-        while (_feed!.TryRead(out _))
-        {
-        }
-        IReadOnlyList<MessageState> records = await _account.ListMessageStatesAsync(info.Id).ConfigureAwait(false);
-        var sel = new SelectedMailbox(info, s.ReadOnly, records);
-        IReadOnlyList<string> keywords = await _account.GetKeywordsAsync(info.Id).ConfigureAwait(false);
+        MailboxSnapshot snapshot = await SnapshotAsync(info).ConfigureAwait(false);
+        var sel = new SelectedMailbox(info, s.ReadOnly, snapshot);
         if (!s.ReadOnly)
             await ClaimRecentAsync(sel).ConfigureAwait(false);
         var flagList = new List<string> { "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft" };
-        flagList.AddRange(keywords);
+        flagList.AddRange(snapshot.Keywords);
         _w.Raw("* ").Number((ulong)sel.Count).Raw(" EXISTS").Crlf();
         sel.AnnouncedCount = sel.Count;
         if (!_rev2)
         {
             _w.Raw("* ").Number((ulong)sel.Recent.Count).Raw(" RECENT").Crlf();
-            int firstUnseen = 0;
-            for (int i = 1; i <= sel.Count && firstUnseen == 0; i++)
-            {
-                if (!sel.Get(sel.UidAt(i))!.Value.Flags.HasFlag(SystemFlags.Seen))
-                    firstUnseen = i;
-            }
+            int firstUnseen = sel.FirstUnseen();
             if (firstUnseen > 0)
                 _w.Raw("* OK [UNSEEN ").Number((ulong)firstUnseen).Raw("] First unseen").Crlf();
         }
@@ -74,6 +69,24 @@ internal sealed partial class ImapSession
             await QresyncAsync(sel, q).ConfigureAwait(false);
         _state = SessionState.Selected;
         Tagged(tag, "OK", s.ReadOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+    }
+
+    /// <summary>
+    /// The mailbox's messages: a snapshot another session listed at the same HIGHESTMODSEQ, or a new listing,
+    /// filed for others when the HIGHESTMODSEQ read after it is unchanged (then it is exactly the state at that value).
+    /// </summary>
+    private async Task<MailboxSnapshot> SnapshotAsync(MailboxInfo info)
+    {
+        MailboxSnapshotCache cache = _server.Snapshots;
+        string account = _account!.AccountName;
+        if (cache.TryGet(account, info.Id, info.HighestModSeq) is MailboxSnapshot shared)
+            return shared;
+        IReadOnlyList<MessageState> records = await _account.ListMessageStatesAsync(info.Id).ConfigureAwait(false);
+        var snapshot = new MailboxSnapshot(records);
+        MailboxInfo? after = await _account.GetMailboxAsync(info.Id).ConfigureAwait(false);
+        if (after is not null && after.HighestModSeq == info.HighestModSeq)
+            cache.Put(account, info.Id, info.HighestModSeq, snapshot);
+        return snapshot;
     }
 
     /// <summary>RFC 7162 §3.2.5.1: VANISHED (EARLIER) and FETCH for what changed since the client's MODSEQ.</summary>

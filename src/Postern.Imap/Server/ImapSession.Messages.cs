@@ -12,34 +12,41 @@ internal sealed partial class ImapSession
     {
         SelectedMailbox sel = _selected!;
         if (set.IsSavedResult)
-            return _savedResult.Where(sel.Contains).ToList();
+            return _savedResult.Where(sel.Contains).Distinct().Order().ToList();
         var result = new List<uint>();
-        if (uid)
+        foreach (var (start, end) in Positions(sel, set, uid))
         {
-            if (sel.Count == 0)
-                return result;
-            foreach (var (first, last) in set.Normalize(sel.MaxUid))
-            {
-                foreach (uint u in sel.Uids)
-                {
-                    if (u >= first && u <= last)
-                        result.Add(u);
-                }
-            }
-            return result.Distinct().Order().ToList();
+            for (int i = start; i < end; i++)
+                result.Add(sel.UidAtIndex(i));
         }
+        return result;
+    }
+
+    /// <summary>
+    /// The view positions (0-based, half-open ranges, ascending and disjoint) that a UID or sequence set names.
+    /// RFC 9051 §9: sequence numbers beyond the last announced message are an error; UIDs that do not exist are ignored.
+    /// </summary>
+    private static List<(int Start, int End)> Positions(SelectedMailbox sel, SequenceSet set, bool uid)
+    {
+        if (uid)
+            return sel.Count == 0 ? [] : sel.PositionsOfUids(set.Normalize(sel.MaxUid));
+        var result = new List<(int, int)>();
         foreach (var (first, last) in set.Normalize((uint)sel.AnnouncedCount))
         {
             if (first < 1 || last > sel.AnnouncedCount)
                 throw new ImapParseException("Message sequence number out of range");
-            for (uint s = first; s <= last; s++)
-                result.Add(sel.UidAt((int)s));
+            result.Add(((int)first - 1, (int)last));
         }
-        return result.Distinct().Order().ToList();
+        return result;
     }
 
     private async Task FetchAsync(string tag, FetchCommand f)
     {
+        if (!f.Vanished && !f.Set.IsSavedResult && f.Items.All(i => i.Kind is FetchItemKind.Uid or FetchItemKind.Flags or FetchItemKind.ModSeq))
+        {
+            await FetchFromViewAsync(tag, f).ConfigureAwait(false);
+            return;
+        }
         SelectedMailbox sel = _selected!;
         List<uint> uids = Resolve(f.Set, f.Uid);
         var items = f.Items.ToList();

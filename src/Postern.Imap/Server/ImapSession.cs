@@ -92,16 +92,43 @@ internal sealed partial class ImapSession
 
     private void NewReader()
     {
-        _pipe = PipeReader.Create(_input, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        // Zero-byte reads: an idle connection waits for data without holding a rented buffer (10,000 IDLE
+        // sessions would otherwise pin 16 KiB each).
+        _pipe = PipeReader.Create(_input, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true, useZeroByteReads: true));
         _reader = new ImapCommandReader(_pipe, Limits, _server.Options.TempDirectory)
         {
             SendContinuation = async ct =>
             {
                 _w.Raw("+ Ready for literal data").Crlf();
                 await FlushAsync(ct).ConfigureAwait(false);
+                AckLiteralPromptly();
             },
             LiteralCheck = CheckLiteral,
         };
+    }
+
+    /// <summary>
+    /// Linux: acknowledge the literal's segments at once instead of delaying the ACK. Many clients (Python's
+    /// imaplib among them) send the literal and its closing CRLF in two writes without TCP_NODELAY; Nagle's
+    /// algorithm then holds the CRLF until the literal is acknowledged, and a delayed ACK (about 40 ms) would
+    /// stall every APPEND. Quick-ACK mode is not sticky, so it is asked for after each continuation.
+    /// </summary>
+    private void AckLiteralPromptly()
+    {
+        if (!OperatingSystem.IsLinux() || _network is not System.Net.Sockets.NetworkStream ns)
+            return;
+        try
+        {
+            const int IpProtoTcp = 6, TcpQuickAck = 12; // <netinet/tcp.h>
+            ns.Socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, BitConverter.GetBytes(1));
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Only a latency hint.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     private string? CheckLiteral(LiteralAnnouncement a)
@@ -110,8 +137,8 @@ internal sealed partial class ImapSession
         // disk is spent on anything else before login.
         if (_state == SessionState.NotAuthenticated && a.CommandName is not ("LOGIN" or "ID"))
             return "NO Log in first";
-        if (_state == SessionState.NotAuthenticated && a.Size > 8192)
-            return "BAD Literal too large before login";
+        if (_state == SessionState.NotAuthenticated && a.AcceptedBefore + a.Size > 8192)
+            return "BAD Literals too large before login";
         return null;
     }
 
@@ -305,6 +332,7 @@ internal sealed partial class ImapSession
             case ListCommand l: await ListAsync(c.Tag, l).ConfigureAwait(false); break;
             case StatusCommand st: await StatusAsync(c.Tag, st).ConfigureAwait(false); break;
             case AppendCommand a: await AppendAsync(c.Tag, a).ConfigureAwait(false); break;
+            case ReplaceCommand rp: await ReplaceAsync(c.Tag, rp).ConfigureAwait(false); break;
             case FetchCommand f: await FetchAsync(c.Tag, f).ConfigureAwait(false); break;
             case StoreCommand so: await StoreAsync(c.Tag, so).ConfigureAwait(false); break;
             case CopyCommand cp: await CopyAsync(c.Tag, cp).ConfigureAwait(false); break;

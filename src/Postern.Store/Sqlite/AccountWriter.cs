@@ -6,10 +6,10 @@ namespace Postern.Store.Sqlite;
 /// <summary>
 /// Group commit. Every change to an account goes through this single writer. The loop takes all requests
 /// queued at that moment (up to <see cref="MaxBatch"/>), runs each inside its own savepoint of one transaction
-/// (a failing request is rolled back alone), fsyncs the message folders that received renames, commits once with
-/// synchronous=FULL, and only then completes the callers and publishes the change feed. Message bytes were
-/// written and fsynced by the callers before queuing, in parallel, so a batch costs one folder fsync per shard
-/// and one WAL fsync however many appends it holds. Nothing is acknowledged before it is durable.
+/// (a failing request is rolled back alone), commits once with synchronous=FULL, and only then completes the
+/// callers and publishes the change feed. Message files were written to their final paths and fsynced (file and
+/// folder) by the callers before queuing, in parallel, so a batch costs one WAL fsync however many appends it
+/// holds. Nothing is acknowledged before it is durable.
 /// </summary>
 internal sealed class AccountWriter : IAsyncDisposable
 {
@@ -129,22 +129,19 @@ internal sealed class AccountWriter : IAsyncDisposable
 }
 
 /// <summary>
-/// State of the writer connection during a batch: the transaction, account counters (MODSEQ, blob ids,
-/// UIDVALIDITY, usage) kept in memory and written once per batch, files renamed or to delete, and events.
+/// State of the writer connection during a batch: the transaction, account counters (MODSEQ,
+/// UIDVALIDITY, usage; blob ids come from <see cref="MessageFiles.ReserveBlobId"/>) kept in memory and written once per batch, files to delete, and events.
 /// Everything an operation did is undone with its savepoint when it fails.
 /// </summary>
 internal sealed class WriteContext : IDisposable
 {
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private readonly Func<long?> _quota;
-    private readonly List<string> _opRenamed = [];
-    private readonly List<string> _batchRenamed = [];
     private readonly List<string> _opDeleteAfterCommit = [];
     private readonly List<string> _batchDeleteAfterCommit = [];
     private readonly List<StoreChange> _opChanges = [];
     private readonly List<StoreChange> _batchChanges = [];
-    private readonly HashSet<string> _dirsToSync = new(StringComparer.Ordinal);
-    private (long ModSeq, long NextBlobId, long NextUidValidity, long Size) _saved;
+    private (long ModSeq, long NextUidValidity, long Size) _saved;
     private bool _countersLoaded;
 
     public WriteContext(SqliteConnection connection, MessageFiles files, Func<long?> quota)
@@ -158,7 +155,6 @@ internal sealed class WriteContext : IDisposable
     public MessageFiles Files { get; }
     public SqliteTransaction Transaction { get; private set; } = null!;
     public long ModSeq { get; private set; }
-    public long NextBlobId { get; private set; }
     public long NextUidValidity { get; private set; }
     public long AccountSize { get; set; }
     public long? QuotaLimit => _quota();
@@ -166,8 +162,6 @@ internal sealed class WriteContext : IDisposable
     public IReadOnlyList<StoreChange> CommittedChanges => _batchChanges;
 
     public long NewModSeq() => ++ModSeq;
-
-    public long NewBlobId() => NextBlobId++;
 
     /// <summary>A UIDVALIDITY strictly greater than any given before in this account; seeded from the clock so a re-created account also starts higher.</summary>
     public uint NewUidValidity()
@@ -180,16 +174,6 @@ internal sealed class WriteContext : IDisposable
     }
 
     public void AddChange(StoreChange change) => _opChanges.Add(change);
-
-    /// <summary>Moves a durable temp file into the message folder; the folder is fsynced before the commit.</summary>
-    public void RenameIntoPlace(string tempPath, long blobId)
-    {
-        Files.EnsureShard(blobId);
-        string dest = Files.PathFor(blobId);
-        File.Move(tempPath, dest, overwrite: true);
-        _opRenamed.Add(dest);
-        _dirsToSync.Add(Path.GetDirectoryName(dest)!);
-    }
 
     public void DeleteFileAfterCommit(string path) => _opDeleteAfterCommit.Add(path);
 
@@ -230,10 +214,8 @@ internal sealed class WriteContext : IDisposable
 
     public void BeginBatch()
     {
-        _batchRenamed.Clear();
         _batchDeleteAfterCommit.Clear();
         _batchChanges.Clear();
-        _dirsToSync.Clear();
         Now = DateTimeOffset.UtcNow;
         Transaction = Connection.BeginTransaction(deferred: false);
         if (!_countersLoaded) LoadCounters();
@@ -244,7 +226,7 @@ internal sealed class WriteContext : IDisposable
         using var r = Query("SELECT modseq, next_blob_id, next_uidvalidity, size FROM account_state WHERE id = 1");
         if (!r.Read()) throw new StoreException("account_state row missing");
         ModSeq = r.GetInt64(0);
-        NextBlobId = r.GetInt64(1);
+        Files.EnsureBlobIdsFrom(r.GetInt64(1));
         NextUidValidity = r.GetInt64(2);
         AccountSize = r.GetInt64(3);
         _countersLoaded = true;
@@ -252,8 +234,7 @@ internal sealed class WriteContext : IDisposable
 
     public void BeginOperation(int index)
     {
-        _saved = (ModSeq, NextBlobId, NextUidValidity, AccountSize);
-        _opRenamed.Clear();
+        _saved = (ModSeq, NextUidValidity, AccountSize);
         _opDeleteAfterCommit.Clear();
         _opChanges.Clear();
         Transaction.Save(SavepointName(index));
@@ -264,14 +245,12 @@ internal sealed class WriteContext : IDisposable
         if (commit)
         {
             Transaction.Release(SavepointName(index));
-            _batchRenamed.AddRange(_opRenamed);
             _batchDeleteAfterCommit.AddRange(_opDeleteAfterCommit);
             _batchChanges.AddRange(_opChanges);
             return;
         }
         Transaction.Rollback(SavepointName(index));
-        (ModSeq, NextBlobId, NextUidValidity, AccountSize) = _saved;
-        foreach (var f in _opRenamed) MessageFiles.TryDelete(f);
+        (ModSeq, NextUidValidity, AccountSize) = _saved;
     }
 
     private static string SavepointName(int index) => "op" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -279,9 +258,7 @@ internal sealed class WriteContext : IDisposable
     public void CommitBatch()
     {
         Exec("UPDATE account_state SET modseq = $m, next_blob_id = $b, next_uidvalidity = $u, size = $s WHERE id = 1",
-            ("$m", ModSeq), ("$b", NextBlobId), ("$u", NextUidValidity), ("$s", AccountSize));
-        // POSIX: the renames are durable only once their folders are fsynced; do it before the commit makes rows point at them.
-        foreach (var dir in _dirsToSync) NativeMethods.FsyncDirectory(dir);
+            ("$m", ModSeq), ("$b", Files.NextBlobId), ("$u", NextUidValidity), ("$s", AccountSize));
         Transaction.Commit();
         Transaction.Dispose();
     }
@@ -298,8 +275,6 @@ internal sealed class WriteContext : IDisposable
         }
         Transaction?.Dispose();
         _countersLoaded = false;
-        foreach (var f in _batchRenamed) MessageFiles.TryDelete(f);
-        foreach (var f in _opRenamed) MessageFiles.TryDelete(f);
         _batchChanges.Clear();
     }
 

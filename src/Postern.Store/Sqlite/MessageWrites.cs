@@ -3,8 +3,8 @@ namespace Postern.Store.Sqlite;
 /// <summary>The message-changing operations, run by the writer inside one savepoint each.</summary>
 internal static class MessageWrites
 {
-    /// <summary>A message whose bytes are already in a durable temp file.</summary>
-    internal sealed record PreparedMessage(NewMessage Message, string TempPath, long FileSize)
+    /// <summary>A message whose bytes are already durable in its final file (file and folder fsynced) under a reserved blob id.</summary>
+    internal sealed record PreparedMessage(NewMessage Message, long BlobId, string Path, long FileSize)
     {
         public long TotalSize => Message.Prefix.Length + FileSize;
     }
@@ -27,7 +27,7 @@ internal static class MessageWrites
             var p = messages[i];
             var m = p.Message;
             var meta = m.Meta;
-            long blobId = ctx.NewBlobId();
+            long blobId = p.BlobId;
             ctx.Exec("""
                 INSERT INTO blob (id, size, file_size, refcount, prefix, structure, message_id, in_reply_to, refs, base_subject, subject, date,
                     from_addr, from_name, to_addr, to_name, cc_addr, cc_name, preview)
@@ -47,7 +47,6 @@ internal static class MessageWrites
                 ("$mb", mailboxId), ("$uid", (long)uid), ("$blob", blobId), ("$ms", modseq), ("$fl", (int)m.Flags),
                 ("$kw", Keywords.Format(kw)), ("$size", p.TotalSize),
                 ("$idate", m.InternalDate.HasValue ? Db.ToUnixMs(m.InternalDate.Value) : now), ("$sdate", now));
-            ctx.RenameIntoPlace(p.TempPath, blobId);
             if ((m.Flags & SystemFlags.Seen) == 0) unseen++;
             if ((m.Flags & SystemFlags.Deleted) != 0) deleted++;
             ctx.AddChange(new MessageAdded(mailboxId, modseq, uid, m.Flags, kw));
@@ -56,6 +55,21 @@ internal static class MessageWrites
         MailboxRow.Update(ctx, mailboxId, uid, modseq, messages.Count, unseen, deleted, adding);
         ctx.AccountSize += adding;
         return new AppendResult(mailboxId, mb.UidValidity, uids, modseq);
+    }
+
+    /// <summary>RFC 8508: expunge one message and append its replacement in the same savepoint. The expunge goes first,
+    /// so the quota check sees the space the old message frees.</summary>
+    public static ReplaceResult Replace(WriteContext ctx, long sourceId, uint uid, long destId, PreparedMessage message)
+    {
+        MailboxRow.RequireSelectable(ctx, sourceId);
+        var rows = SelectRows(ctx, sourceId, UidSet.Of([uid]), onlyDeleted: false);
+        if (rows.Count == 0) throw new MessageNotFoundException(sourceId, uid);
+        long modseq = ctx.NewModSeq();
+        RemoveRows(ctx, sourceId, rows, modseq);
+        ReleaseBlob(ctx, rows[0].BlobId);
+        ctx.AccountSize -= rows[0].Size;
+        var appended = Append(ctx, destId, [message]);
+        return new ReplaceResult(appended, new ExpungeResult([uid], modseq));
     }
 
     private static void CheckQuota(WriteContext ctx, long adding)

@@ -60,3 +60,28 @@ internal static partial class NativeMethods
         return false;
     }
 }
+
+/// <summary>
+/// The few SQLite calls of the SELECT listing, made on the raw statement pointer. Listing 100,000 messages makes
+/// about 400,000 column calls; through SQLitePCL each pays a provider lookup and a SafeHandle add-ref/release,
+/// which cost as much as SQLite's own work. The caller keeps the <c>sqlite3_stmt</c> handle alive meanwhile.
+/// </summary>
+internal static partial class SqliteNative
+{
+    private const string Library = "e_sqlite3";
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_step")]
+    public static partial int Step(IntPtr stmt);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_column_int64")]
+    [SuppressGCTransition]
+    public static partial long ColumnInt64(IntPtr stmt, int column);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_column_bytes")]
+    [SuppressGCTransition]
+    public static partial int ColumnBytes(IntPtr stmt, int column);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_column_text")]
+    [SuppressGCTransition]
+    public static partial IntPtr ColumnText(IntPtr stmt, int column);
+}

@@ -124,6 +124,47 @@ public class CommandReaderTests
     }
 
     [Fact]
+    public async Task Append_messages_past_the_in_memory_budget_are_spooled()
+    {
+        // MULTIAPPEND of 8 small messages with a 2,000-octet budget: the first ones stay in memory, the
+        // rest go to files, so a connection never holds more than the budget in memory.
+        var h = new ReaderHarness(new ImapLimits { MaxInMemoryLiteralBytes = 2000 });
+        var wire = new StringBuilder("a APPEND INBOX");
+        for (int i = 0; i < 8; i++)
+            wire.Append(" {600+}\r\n").Append(new string((char)('a' + i), 600));
+        wire.Append("\r\n");
+        await h.WriteAsync(wire.ToString());
+        var outcome = await h.ReadAsync();
+        Assert.Equal(ReadOutcomeKind.Command, outcome.Kind);
+        var cmd = (AppendCommand)ImapCommandParser.Parse(outcome.Command!, true, ImapLimits.Default).Command;
+        Assert.Equal(8, cmd.Messages.Count);
+        long inMemory = cmd.Messages.Where(m => m.Content.IsInMemory).Sum(m => m.Content.Length);
+        Assert.Equal(1800, inMemory);
+        Assert.Equal(5, cmd.Messages.Count(m => !m.Content.IsInMemory));
+        using (var r = new StreamReader(cmd.Messages[7].Content.OpenRead()))
+            Assert.Equal(new string('h', 600), r.ReadToEnd());
+        outcome.Command!.Dispose();
+    }
+
+    [Fact]
+    public async Task Argument_literals_past_the_in_memory_budget_are_refused_before_continuation()
+    {
+        var h = new ReaderHarness(new ImapLimits { MaxInMemoryLiteralBytes = 1000 });
+        await h.WriteAsync("a SEARCH TEXT {600+}\r\n" + new string('x', 600) + " TEXT {600}\r\n");
+        var outcome = await h.ReadAsync();
+        Assert.Equal(ReadOutcomeKind.Rejected, outcome.Kind);
+        Assert.Contains("[LIMIT]", outcome.Response);
+        Assert.Equal(0, h.Continuations);
+        // The budget is per command: the next command starts from zero.
+        await h.WriteAsync("b SEARCH TEXT {600}\r\n");
+        var next = h.ReadAsync().AsTask();
+        await Task.Delay(20);
+        Assert.Equal(1, h.Continuations);
+        await h.WriteAsync(new string('y', 600) + "\r\n");
+        Assert.Equal(ReadOutcomeKind.Command, (await next).Kind);
+    }
+
+    [Fact]
     public async Task Large_literal_is_spooled_to_a_file()
     {
         var h = new ReaderHarness(new ImapLimits { InMemoryLiteralThreshold = 10 });

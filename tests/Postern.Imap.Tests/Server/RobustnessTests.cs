@@ -48,6 +48,19 @@ public class RobustnessTests
     }
 
     [Fact]
+    public async Task Literals_before_login_are_capped_per_command_in_total()
+    {
+        await using var s = await TestServer.StartAsync();
+        await using var c = await s.ConnectAsync(login: false);
+        // Each literal is under the 8 KiB pre-login cap; together they are not, and the second is refused
+        // before its continuation.
+        await c.WriteAsync("a1 LOGIN {5000+}\r\n" + new string('u', 5000) + " {5000}\r\n");
+        Assert.Equal("a1 BAD Literals too large before login", await c.ReadLineAsync());
+        await c.WriteAsync("a2 NOOP\r\n");
+        Assert.Equal("a2 OK NOOP completed", await c.ReadLineAsync());
+    }
+
+    [Fact]
     public async Task Server_stop_says_bye()
     {
         var s = await TestServer.StartAsync();

@@ -138,6 +138,58 @@ public class TranscriptTests
     }
 
     [Fact]
+    public async Task Replace_appends_then_expunges_atomically()
+    {
+        await using var s = await TestServer.StartAsync();
+        await using var a = await WithMessagesAsync(s, 3);
+        var v = new Dictionary<string, string>();
+        await a.ExpectOkAsync("ENABLE IMAP4rev2");
+        await a.ExpectOkAsync("SELECT INBOX");
+        // RFC 8508 §3.3: APPENDUID in an untagged OK, then the expunge of the old message.
+        await Transcript.RunAsync(a, """
+            C: a1 REPLACE 2 INBOX {19+}
+            C: Subject: y\r\n\r\nnew\r\n
+            S: * OK [APPENDUID <uv> 4] Replacement Message ready
+            S: * 2 EXPUNGE
+            S: * 3 EXISTS
+            S: a1 OK REPLACE completed
+            C: a2 UID SEARCH ALL
+            S: * ESEARCH (TAG "a2") UID ALL 1,3:4
+            S: a2 OK SEARCH completed
+            C: a3 UID REPLACE 3 Drafts (\Draft) {19+}
+            C: Subject: z\r\n\r\nnew\r\n
+            S: * OK [APPENDUID <duv> 1] Replacement Message ready
+            S: * 2 EXPUNGE
+            S: a3 OK REPLACE completed
+            C: a4 REPLACE 1 Nowhere {19+}
+            C: Subject: z\r\n\r\nnew\r\n
+            S: a4 NO [TRYCREATE] No such mailbox
+            C: a5 UID REPLACE 99 INBOX {19+}
+            C: Subject: z\r\n\r\nnew\r\n
+            S: a5 NO [NONEXISTENT] No message with that UID to replace
+            C: a6 REPLACE 9 INBOX {19+}
+            C: Subject: z\r\n\r\nnew\r\n
+            S: a6 BAD Message sequence number out of range
+            C: a7 UID FETCH 1:* (FLAGS)
+            S: * 1 FETCH (UID 1 FLAGS ())
+            S: * 2 FETCH (UID 4 FLAGS ())
+            S: a7 OK FETCH completed
+            C: a8 EXAMINE Drafts
+            S: * OK [CLOSED] Previous mailbox closed
+            S: * 1 EXISTS
+            S: * FLAGS (\Seen \Answered \Flagged \Deleted \Draft)
+            S: * OK [PERMANENTFLAGS ()] Flags permitted
+            S: * OK [UIDVALIDITY {duv}] UIDs valid
+            S: * OK [UIDNEXT 2] Predicted next UID
+            S: * LIST () "/" "Drafts"
+            S: a8 OK [READ-ONLY] EXAMINE completed
+            C: a9 REPLACE 1 Drafts {19+}
+            C: Subject: z\r\n\r\nnew\r\n
+            S: a9 NO [READ-ONLY] Mailbox is read-only
+            """, v);
+    }
+
+    [Fact]
     public async Task Literals_and_literal_plus()
     {
         await using var s = await TestServer.StartAsync();
@@ -148,7 +200,7 @@ public class TranscriptTests
             S: + Ready for literal data
             C: alice {6+}
             C: secret
-            S: a1 OK [CAPABILITY <x>IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE UTF8=ACCEPT LIST-EXTENDED LIST-STATUS ID NAMESPACE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE BINARY STATUS=SIZE SAVEDATE WITHIN PREVIEW UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE APPENDLIMIT=67108864] Logged in
+            S: a1 OK [CAPABILITY <x>IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE UTF8=ACCEPT LIST-EXTENDED LIST-STATUS ID NAMESPACE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE BINARY STATUS=SIZE SAVEDATE WITHIN PREVIEW UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE REPLACE APPENDLIMIT=67108864] Logged in
             C: a2 APPEND INBOX (\Seen) {13+}
             C: Subject: a\r\n
             S: a2 OK [APPENDUID <uv> 1] APPEND completed
