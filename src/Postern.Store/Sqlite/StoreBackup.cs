@@ -18,13 +18,17 @@ public sealed record BackupResult(int Databases, int MessageFiles, int Linked, i
 /// snapshot references and the first pass missed (delivered in between). A file the snapshot
 /// references that no longer exists (delivered and expunged within the backup) makes the
 /// account start over. Files linked in the first pass that the snapshot does not reference
-/// (expunged in between) are removed from the copy, so the copy verifies clean.
+/// (expunged in between) are removed from the copy, so the copy verifies clean. Files are
+/// written in place under a reserved id before their row commits: a hard link shares the
+/// file, so it is complete by the time its row is in the snapshot; a file copied in pass 1
+/// whose size differs from its row's is copied again.
 /// </summary>
 public sealed class StoreBackup(string sourceDirectory, string destinationDirectory)
 {
     /// <summary>Attempts per account before giving up on a folder that changes too fast.</summary>
     public const int MaxAttempts = 5;
 
+    private readonly HashSet<long> _copied = [];
     private int _databases, _messages, _linked, _other;
     private long _bytes;
 
@@ -71,6 +75,7 @@ public sealed class StoreBackup(string sourceDirectory, string destinationDirect
             dstFiles.EnsureDirectories();
             // Pass 1: every message file present now.
             var linked = new HashSet<long>();
+            _copied.Clear();
             if (Directory.Exists(srcFiles.MessageDirectory))
             {
                 foreach (var shard in Directory.EnumerateDirectories(srcFiles.MessageDirectory))
@@ -85,17 +90,28 @@ public sealed class StoreBackup(string sourceDirectory, string destinationDirect
             // The snapshot.
             string db = Path.Combine(dst, "index.db");
             BackupDatabase(Path.Combine(src, "index.db"), db);
-            var referenced = new HashSet<long>();
+            var referenced = new Dictionary<long, long>();
             using (var conn = new SqliteConnection(Db.ConnectionString(db, readOnly: true)))
             {
                 conn.Open();
-                using var cmd = Db.Command(conn, null, "SELECT id FROM blob");
+                using var cmd = Db.Command(conn, null, "SELECT id, file_size FROM blob");
                 using var r = cmd.ExecuteReader();
-                while (r.Read()) referenced.Add(r.GetInt64(0));
+                while (r.Read()) referenced[r.GetInt64(0)] = r.GetInt64(1);
+            }
+            // Messages are written in place under a reserved id before their row commits: a file
+            // copied (not linked) in pass 1 may have been incomplete then. Copy those again.
+            foreach (var (id, size) in referenced)
+            {
+                if (_copied.Contains(id) && new FileInfo(dstFiles.PathFor(id)).Length != size)
+                {
+                    File.Delete(dstFiles.PathFor(id));
+                    linked.Remove(id);
+                    _messages--;
+                }
             }
             // Pass 2: what arrived between pass 1 and the snapshot.
             bool complete = true;
-            foreach (long id in referenced)
+            foreach (long id in referenced.Keys)
             {
                 if (linked.Contains(id)) continue;
                 if (!LinkOrCopy(srcFiles.PathFor(id), dstFiles, id)) { complete = false; break; }
@@ -109,7 +125,7 @@ public sealed class StoreBackup(string sourceDirectory, string destinationDirect
             }
             foreach (long id in linked)
             {
-                if (!referenced.Contains(id))
+                if (!referenced.ContainsKey(id))
                 {
                     File.Delete(dstFiles.PathFor(id));
                     _messages--;
@@ -144,6 +160,7 @@ public sealed class StoreBackup(string sourceDirectory, string destinationDirect
                 output.Flush(flushToDisk: true);
                 _bytes += output.Length;
             }
+            _copied.Add(id);
             _messages++;
             return true;
         }
