@@ -50,7 +50,7 @@ public sealed record MessageRecord(uint Uid, long ModSeq, SystemFlags Flags, str
 public readonly record struct MessageState(uint Uid, long ModSeq, SystemFlags Flags, string[] Keywords);
 
 /// <summary>Header data the parser extracted once at delivery, kept for threading, SORT and previews. The store does not parse messages.</summary>
-public sealed record MessageMeta
+public sealed partial record MessageMeta
 {
     /// <summary>Message-ID header value.</summary>
     public string? MessageId { get; init; }

@@ -381,35 +381,11 @@ internal sealed partial class ImapSession
             structure = parser.Complete();
             source = MessageSource.FromTempFile(temp);
         }
-        return new NewMessage(source, structure.ToBytes(), MetaOf(structure))
+        return new NewMessage(source, structure.ToBytes(), MessageMeta.FromStructure(structure))
         {
             Flags = flags,
             Keywords = keywords,
             InternalDate = m.InternalDate,
-        };
-    }
-
-    internal static MessageMeta MetaOf(MessageStructure s)
-    {
-        Envelope e = s.Envelope;
-        EnvelopeAddress? from = e.From.FirstOrDefault(x => x.Host is not null);
-        EnvelopeAddress? to = e.To.FirstOrDefault(x => x.Host is not null);
-        EnvelopeAddress? cc = e.Cc.FirstOrDefault(x => x.Host is not null);
-        return new MessageMeta
-        {
-            MessageId = e.MessageId,
-            InReplyTo = e.InReplyTo,
-            References = e.References,
-            Subject = e.DecodedSubject,
-            BaseSubject = e.BaseSubject,
-            Date = e.ParsedDate,
-            FromAddress = from is null ? null : from.Mailbox + "@" + from.Host,
-            FromName = from?.Name,
-            ToAddress = to is null ? null : to.Mailbox + "@" + to.Host,
-            ToName = to?.Name,
-            CcAddress = cc is null ? null : cc.Mailbox + "@" + cc.Host,
-            CcName = cc?.Name,
-            Preview = s.Preview,
         };
     }
 

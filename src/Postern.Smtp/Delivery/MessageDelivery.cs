@@ -27,7 +27,7 @@ internal sealed class MessageDelivery(IMailStore store)
         Func<RecipientTarget, string> prefixFor, CancellationToken ct)
     {
         byte[] structure = content.Structure.ToBytes();
-        MessageMeta meta = MetaOf(content.Structure);
+        MessageMeta meta = MessageMeta.FromStructure(content.Structure);
         var done = new HashSet<(string, string)>();
         foreach (RecipientTarget target in targets)
         {
@@ -114,29 +114,5 @@ internal sealed class MessageDelivery(IMailStore store)
             }
         }
         return false;
-    }
-
-    internal static MessageMeta MetaOf(MessageStructure s)
-    {
-        Envelope e = s.Envelope;
-        EnvelopeAddress? from = e.From.FirstOrDefault(x => x.Host is not null);
-        EnvelopeAddress? to = e.To.FirstOrDefault(x => x.Host is not null);
-        EnvelopeAddress? cc = e.Cc.FirstOrDefault(x => x.Host is not null);
-        return new MessageMeta
-        {
-            MessageId = e.MessageId,
-            InReplyTo = e.InReplyTo,
-            References = e.References,
-            Subject = e.DecodedSubject,
-            BaseSubject = e.BaseSubject,
-            Date = e.ParsedDate,
-            FromAddress = from is null ? null : from.Mailbox + "@" + from.Host,
-            FromName = from?.Name,
-            ToAddress = to is null ? null : to.Mailbox + "@" + to.Host,
-            ToName = to?.Name,
-            CcAddress = cc is null ? null : cc.Mailbox + "@" + cc.Host,
-            CcName = cc?.Name,
-            Preview = s.Preview,
-        };
     }
 }

@@ -71,7 +71,7 @@ internal sealed class MessageImporter : IAsyncDisposable
         }
         _batchMailbox = mailboxId;
         var structure = spool.CompleteParse();
-        var message = new NewMessage(MessageSource.FromTempFile(spool.File), structure.ToBytes(), MessageMetaBuilder.FromStructure(structure))
+        var message = new NewMessage(MessageSource.FromTempFile(spool.File), structure.ToBytes(), MessageMeta.FromStructure(structure))
         {
             Flags = flags,
             Keywords = keywords,

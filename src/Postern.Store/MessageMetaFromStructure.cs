@@ -1,14 +1,17 @@
 using Postern.Mail;
-using Postern.Store;
 
-namespace Postern.Import;
+namespace Postern.Store;
 
-/// <summary>Turns what the parser found in a message into the header data the store keeps for threading, SORT and previews.</summary>
-internal static class MessageMetaBuilder
+public sealed partial record MessageMeta
 {
+    /// <summary>
+    /// The header data the store keeps for threading, SORT and previews, from what the parser found.
+    /// Every path that stores a message (IMAP APPEND, SMTP delivery, import) uses this one.
+    /// </summary>
     public static MessageMeta FromStructure(MessageStructure structure)
     {
-        var env = structure.Envelope;
+        ArgumentNullException.ThrowIfNull(structure);
+        Envelope env = structure.Envelope;
         var from = FirstMailbox(env.From);
         var to = FirstMailbox(env.To);
         var cc = FirstMailbox(env.Cc);
