@@ -19,6 +19,9 @@ internal sealed class SqliteAccountStore : IAccountStore
     private long _quota; // -1: no limit
     internal int RefCount;
 
+    /// <summary>When <see cref="RefCount"/> last fell to zero (Environment.TickCount64).</summary>
+    internal long IdleSince;
+
     private SqliteAccountStore(SqliteMailStore owner, string name, string directory, SqliteConnection writerConnection, long? quota)
     {
         _owner = owner;

@@ -4,7 +4,9 @@ namespace Postern.Store.Sqlite;
 
 /// <summary>
 /// The embedded store of a data directory: <c>postern.db</c> (global) and <c>accounts/&lt;name&gt;/</c>
-/// (index.db, msg/, tmp/). Account stores are opened on first use and shared until the last user disposes them.
+/// (index.db, msg/, tmp/). Account stores are opened on first use and shared; when the last user disposes one it
+/// stays open for <see cref="IdleAccountLifetime"/>, so that a stream of deliveries to an account nobody has open
+/// (SMTP with no IMAP session) does not open and close its database and writer for every message.
 /// </summary>
 public sealed class SqliteMailStore : IMailStore
 {
@@ -12,6 +14,10 @@ public sealed class SqliteMailStore : IMailStore
     private readonly SemaphoreSlim _openLock = new(1, 1);
     private readonly SqliteAccountDirectory _directory;
     private bool _disposed;
+    private Timer? _sweeper;
+
+    /// <summary>How long an account store nobody uses stays open.</summary>
+    public static readonly TimeSpan IdleAccountLifetime = TimeSpan.FromSeconds(30);
 
     private SqliteMailStore(string dataDirectory)
     {
@@ -67,13 +73,36 @@ public sealed class SqliteMailStore : IMailStore
         {
             if (store.RefCount <= 0) return;
             if (--store.RefCount > 0) return;
-            _open.Remove(store.AccountName);
+            store.IdleSince = Environment.TickCount64;
+            _sweeper ??= new Timer(_ => _ = CloseIdleAsync(), null, IdleAccountLifetime / 2, IdleAccountLifetime / 2);
         }
         finally
         {
             _openLock.Release();
         }
-        await store.CloseAsync().ConfigureAwait(false);
+    }
+
+    private async Task CloseIdleAsync()
+    {
+        var idle = new List<SqliteAccountStore>();
+        await _openLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_disposed) return;
+            long now = Environment.TickCount64;
+            foreach (var s in _open.Values)
+            {
+                if (s.RefCount == 0 && now - s.IdleSince >= (long)IdleAccountLifetime.TotalMilliseconds)
+                    idle.Add(s);
+            }
+            foreach (var s in idle) _open.Remove(s.AccountName);
+        }
+        finally
+        {
+            _openLock.Release();
+        }
+        foreach (var s in idle)
+            await s.CloseAsync().ConfigureAwait(false);
     }
 
     /// <summary>Creates the account's database and default mailboxes (used right after the global row is written).</summary>
@@ -105,6 +134,7 @@ public sealed class SqliteMailStore : IMailStore
         {
             if (_disposed) return;
             _disposed = true;
+            _sweeper?.Dispose();
             stores = [.. _open.Values];
             _open.Clear();
         }
