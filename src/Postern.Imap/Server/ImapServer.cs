@@ -5,6 +5,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Postern.Security.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Postern.Security.Auth;
 using Postern.Store;
@@ -48,20 +49,7 @@ public sealed class ImapServer : IAsyncDisposable
     {
         foreach (ImapListener listener in Options.Listeners)
         {
-            var socket = new Socket(listener.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            if (listener.EndPoint.AddressFamily == AddressFamily.InterNetworkV6)
-                socket.DualMode = false;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            try
-            {
-                socket.Bind(listener.EndPoint);
-                socket.Listen(512);
-            }
-            catch (SocketException ex)
-            {
-                socket.Dispose();
-                throw new IOException($"cannot listen on {listener.EndPoint}: {ex.Message}", ex);
-            }
+            Socket socket = ListenSockets.Listen(listener.EndPoint);
             _sockets.Add(socket);
             _acceptLoops.Add(AcceptLoopAsync(socket, listener.ImplicitTls));
         }
@@ -86,8 +74,7 @@ public sealed class ImapServer : IAsyncDisposable
                 continue;
             }
             client.NoDelay = true;
-            var remote = (IPEndPoint)client.RemoteEndPoint!;
-            IPAddress ip = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+            IPAddress ip = ListenSockets.RemoteAddress(client);
             int count = _perIp.AddOrUpdate(ip, 1, (_, c) => c + 1);
             int total = Interlocked.Increment(ref _total);
             long id = Interlocked.Increment(ref _nextId);

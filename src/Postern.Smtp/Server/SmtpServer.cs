@@ -6,6 +6,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Postern.Security.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Postern.Security.Auth;
 using Postern.Smtp.Delivery;
@@ -60,20 +61,7 @@ public sealed class SmtpServer : IAsyncDisposable
     {
         foreach (SmtpListener listener in Options.Listeners)
         {
-            var socket = new Socket(listener.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            if (listener.EndPoint.AddressFamily == AddressFamily.InterNetworkV6)
-                socket.DualMode = false;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            try
-            {
-                socket.Bind(listener.EndPoint);
-                socket.Listen(512);
-            }
-            catch (SocketException ex)
-            {
-                socket.Dispose();
-                throw new IOException($"cannot listen on {listener.EndPoint}: {ex.Message}", ex);
-            }
+            Socket socket = ListenSockets.Listen(listener.EndPoint);
             _sockets.Add(socket);
             _acceptLoops.Add(AcceptLoopAsync(socket, listener.Kind));
         }
@@ -98,8 +86,7 @@ public sealed class SmtpServer : IAsyncDisposable
                 continue;
             }
             client.NoDelay = true;
-            var remote = (IPEndPoint)client.RemoteEndPoint!;
-            IPAddress ip = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+            IPAddress ip = ListenSockets.RemoteAddress(client);
             long id = Interlocked.Increment(ref _nextId);
             int total = Interlocked.Increment(ref _total);
             string? refusal = total > Options.MaxConnections ? "Too many connections" : RateLimiter.TryConnect(ip);
