@@ -74,4 +74,10 @@ public sealed record SmtpServerOptions
 
     /// <summary>Checks run on each complete message before delivery (SPF/DKIM/DMARC will plug in here).</summary>
     public IReadOnlyList<IIncomingMessageChecker> MessageCheckers { get; init; } = [];
+
+    /// <summary>
+    /// The outgoing queue for submitted mail to remote recipients (and DSNs). Without one,
+    /// submission refuses remote recipients with 550 5.7.0.
+    /// </summary>
+    public IOutgoingQueue? OutgoingQueue { get; init; }
 }
