@@ -10,33 +10,32 @@ namespace Postern.Security.Tls;
 // tls-server-end-point (RFC 5929 §4): hash of the server certificate, computed here from the
 // certificate, so it works for TLS 1.2 and 1.3 alike.
 //
-// tls-exporter (RFC 9266) needs TLS exporter keying material (RFC 5705, RFC 8446 §7.5). .NET 10
-// does not expose it: SslStream has no export API (dotnet/runtime issue #112529, "Export Keying
-// Material for TLS sessions", still an open proposal), and the underlying OpenSSL SSL* is held
-// in a non-public field, reachable only by reflection into runtime internals, which we refuse to
-// depend on. So tls-exporter is never listed as available and -PLUS uses tls-server-end-point.
+// tls-exporter (RFC 9266 §2): 32 octets of TLS exporter keying material with the label
+// EXPORTER-Channel-Binding, from TlsKeyingMaterial (see there for how it is obtained on .NET 10
+// and when it is unavailable). Clients on TLS 1.3 use it by default for SCRAM-*-PLUS.
 
 /// <summary>Channel-binding data of a TLS connection.</summary>
 public static class TlsChannelBinding
 {
     /// <summary>RFC 5929 channel binding type name.</summary>
     public const string TlsServerEndPoint = "tls-server-end-point";
-    /// <summary>RFC 9266 channel binding type name (not available on .NET 10, see file comment).</summary>
+    /// <summary>RFC 9266 channel binding type name.</summary>
     public const string TlsExporter = "tls-exporter";
 
     /// <summary>Channel binding types available on <paramref name="stream"/>.</summary>
-    public static IReadOnlyList<string> AvailableTypes(SslStream stream) =>
-        GetServerEndPoint(stream) is null ? [] : [TlsServerEndPoint];
+    public static IReadOnlyList<string> AvailableTypes(SslStream stream) => CreateProvider(stream).AvailableTypes;
 
     /// <summary>Channel binding data of <paramref name="type"/> on the stream, or null when unavailable.</summary>
     public static byte[]? Get(SslStream stream, string type) => type switch
     {
         TlsServerEndPoint => GetServerEndPoint(stream),
+        TlsExporter => TlsKeyingMaterial.ExportChannelBinding(stream),
         _ => null,
     };
 
     /// <summary>A provider for the SASL server, computed once for the connection.</summary>
-    public static IChannelBindingProvider CreateProvider(SslStream stream) => new FixedChannelBinding(GetServerEndPoint(stream));
+    public static IChannelBindingProvider CreateProvider(SslStream stream) =>
+        new FixedChannelBinding(GetServerEndPoint(stream), TlsKeyingMaterial.ExportChannelBinding(stream));
 
     private static byte[]? GetServerEndPoint(SslStream stream)
     {
@@ -65,21 +64,31 @@ public static class TlsChannelBinding
     }
 }
 
-/// <summary>A channel-binding provider over precomputed data (tls-server-end-point only).</summary>
+/// <summary>A channel-binding provider over precomputed data.</summary>
 public sealed class FixedChannelBinding : IChannelBindingProvider
 {
     private readonly byte[]? _serverEndPoint;
+    private readonly byte[]? _exporter;
 
-    /// <summary>Creates a provider; null data means no channel binding available.</summary>
-    public FixedChannelBinding(byte[]? tlsServerEndPoint)
+    /// <summary>Creates a provider; null data means that type is not available.</summary>
+    public FixedChannelBinding(byte[]? tlsServerEndPoint, byte[]? tlsExporter = null)
     {
         _serverEndPoint = tlsServerEndPoint;
-        AvailableTypes = tlsServerEndPoint is null ? [] : [TlsChannelBinding.TlsServerEndPoint];
+        _exporter = tlsExporter;
+        var types = new List<string>(2);
+        if (tlsExporter is not null) types.Add(TlsChannelBinding.TlsExporter);
+        if (tlsServerEndPoint is not null) types.Add(TlsChannelBinding.TlsServerEndPoint);
+        AvailableTypes = types;
     }
 
     /// <inheritdoc/>
     public IReadOnlyList<string> AvailableTypes { get; }
 
     /// <inheritdoc/>
-    public byte[]? GetBindingData(string type) => type == TlsChannelBinding.TlsServerEndPoint ? _serverEndPoint : null;
+    public byte[]? GetBindingData(string type) => type switch
+    {
+        TlsChannelBinding.TlsServerEndPoint => _serverEndPoint,
+        TlsChannelBinding.TlsExporter => _exporter,
+        _ => null,
+    };
 }

@@ -53,6 +53,30 @@ public class ScramTests
         }
     }
 
+    [Theory]
+    [InlineData("SHA256")]
+    [InlineData("SHA1")]
+    public async Task Scram_plus_with_tls_exporter(string hash)
+    {
+        // RFC 9266: the default binding of TLS 1.3 clients.
+        await using var s = await TestServer.StartAsync();
+        await using var c = await s.ConnectAsync(login: false, tls: true);
+        byte[] exporter = TlsKeyingMaterial.ExportChannelBinding(c.Tls!)!;
+        var mech = new ScramClient(new HashAlgorithmName(hash), "alice", TestServer.Password, TlsChannelBinding.TlsExporter, exporter, clientSupportsChannelBinding: true);
+        Assert.StartsWith("a OK", await AuthenticateAsync(c, mech));
+        Assert.True(mech.ServerAuthenticated);
+    }
+
+    [Fact]
+    public async Task Scram_plus_with_wrong_exporter_fails()
+    {
+        await using var s = await TestServer.StartAsync();
+        await using var c = await s.ConnectAsync(login: false, tls: true);
+        byte[] wrong = TlsKeyingMaterial.Export(c.Tls!, "EXPORTER-not-channel-binding", 32)!;
+        var mech = new ScramClient(HashAlgorithmName.SHA256, "alice", TestServer.Password, TlsChannelBinding.TlsExporter, wrong, clientSupportsChannelBinding: true);
+        Assert.Contains("NO [AUTHENTICATIONFAILED]", await AuthenticateAsync(c, mech));
+    }
+
     [Fact]
     public async Task Scram_without_tls_on_loopback()
     {

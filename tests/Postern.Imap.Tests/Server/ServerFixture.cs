@@ -100,6 +100,8 @@ public sealed class TestClient : IAsyncDisposable
     public string Greeting { get; private set; } = "";
 
     /// <summary>The server certificate when connected with TLS.</summary>
+    public SslStream? Tls => _stream as SslStream;
+
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate =>
         _stream is SslStream ssl && ssl.RemoteCertificate is { } cert ? new System.Security.Cryptography.X509Certificates.X509Certificate2(cert) : null;
 

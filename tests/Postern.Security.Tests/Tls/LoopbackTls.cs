@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Postern.Security.Tls;
 
@@ -16,7 +17,7 @@ internal sealed class LoopbackTls : IAsyncDisposable
 
     public static X509Certificate2 Certificate => SharedCert.Value;
 
-    public static async Task<LoopbackTls> ConnectAsync(X509Certificate2? certificate = null)
+    public static async Task<LoopbackTls> ConnectAsync(X509Certificate2? certificate = null, SslProtocols protocols = SslProtocols.None)
     {
         certificate ??= Certificate;
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -27,8 +28,8 @@ internal sealed class LoopbackTls : IAsyncDisposable
         await connect;
         var server = new SslStream(serverSocket.GetStream(), false);
         var client = new SslStream(clientSocket.GetStream(), false, (_, _, _, _) => true);
-        var s = server.AuthenticateAsServerAsync(certificate);
-        await client.AuthenticateAsClientAsync("localhost");
+        var s = server.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate, EnabledSslProtocols = protocols });
+        await client.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = protocols });
         await s;
         return new LoopbackTls { Server = server, Client = client };
     }

@@ -1,4 +1,9 @@
+using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text.RegularExpressions;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Postern.Security.Tls;
@@ -11,14 +16,66 @@ public class TlsTests
     public async Task Server_end_point_binding_is_equal_on_both_sides()
     {
         await using var tls = await LoopbackTls.ConnectAsync();
-        Assert.Equal([TlsChannelBinding.TlsServerEndPoint], TlsChannelBinding.AvailableTypes(tls.Server));
+        Assert.Equal([TlsChannelBinding.TlsExporter, TlsChannelBinding.TlsServerEndPoint], TlsChannelBinding.AvailableTypes(tls.Server));
         byte[]? s = TlsChannelBinding.Get(tls.Server, TlsChannelBinding.TlsServerEndPoint);
         byte[]? c = TlsChannelBinding.Get(tls.Client, TlsChannelBinding.TlsServerEndPoint);
         Assert.NotNull(s);
         Assert.Equal(s, c);
         // RFC 5929 §4.1: ECDSA-SHA256 certificate → SHA-256 of the DER certificate.
         Assert.Equal(SHA256.HashData(LoopbackTls.Certificate.RawData), s);
-        Assert.Null(TlsChannelBinding.Get(tls.Server, TlsChannelBinding.TlsExporter));
+    }
+
+    [Theory]
+    [InlineData(SslProtocols.Tls13)]
+    [InlineData(SslProtocols.Tls12)]
+    public async Task Exporter_binding_is_equal_on_both_sides_and_differs_per_connection(SslProtocols protocol)
+    {
+        await using var tls = await LoopbackTls.ConnectAsync(protocols: protocol);
+        Assert.Equal(protocol, tls.Server.SslProtocol);
+        Assert.True(TlsKeyingMaterial.IsSupported);
+        // RFC 9266 §2: 32 octets, label EXPORTER-Channel-Binding; on TLS 1.2 only with the
+        // extended master secret, which OpenSSL negotiates by default.
+        byte[]? s = TlsChannelBinding.Get(tls.Server, TlsChannelBinding.TlsExporter);
+        byte[]? c = TlsChannelBinding.Get(tls.Client, TlsChannelBinding.TlsExporter);
+        Assert.NotNull(s);
+        Assert.Equal(32, s.Length);
+        Assert.Equal(s, c);
+        await using var other = await LoopbackTls.ConnectAsync(protocols: protocol);
+        Assert.NotEqual(s, TlsChannelBinding.Get(other.Server, TlsChannelBinding.TlsExporter));
+        // Another label gives other material (RFC 5705 §4).
+        Assert.NotEqual(s, TlsKeyingMaterial.Export(tls.Server, "EXPORTER-postern-test", 32));
+    }
+
+    [Fact]
+    public async Task Exporter_is_null_after_dispose()
+    {
+        var tls = await LoopbackTls.ConnectAsync();
+        await tls.DisposeAsync();
+        Assert.Null(TlsKeyingMaterial.ExportChannelBinding(tls.Server));
+    }
+
+    [Fact]
+    public async Task Exporter_matches_openssl_s_client()
+    {
+        // The real peer: OpenSSL's own client prints the exporter output for the same label.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var psi = new ProcessStartInfo("openssl", $"s_client -connect 127.0.0.1:{port} -keymatexport {TlsKeyingMaterial.ChannelBindingLabel} -keymatexportlen 32")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var proc = Process.Start(psi)!;
+        using var socket = await listener.AcceptTcpClientAsync();
+        await using var server = new SslStream(socket.GetStream(), false);
+        await server.AuthenticateAsServerAsync(LoopbackTls.Certificate);
+        byte[]? ours = TlsKeyingMaterial.ExportChannelBinding(server);
+        proc.StandardInput.Close();
+        string output = await proc.StandardOutput.ReadToEndAsync();
+        await proc.WaitForExitAsync();
+        Match m = Regex.Match(output, "Keying material: ([0-9A-F]+)");
+        Assert.True(m.Success, output);
+        Assert.Equal(m.Groups[1].Value, Convert.ToHexString(ours!));
     }
 
     [Fact]

@@ -26,7 +26,8 @@ public class SubmissionTests
     [InlineData("SCRAM-SHA-256", false)]
     [InlineData("SCRAM-SHA-1-PLUS", true)]
     [InlineData("SCRAM-SHA-256-PLUS", true)]
-    public async Task Every_mechanism_authenticates(string mechanism, bool tls)
+    [InlineData("SCRAM-SHA-256-PLUS", true, "tls-exporter")]
+    public async Task Every_mechanism_authenticates(string mechanism, bool tls, string binding = "tls-server-end-point")
     {
         await using var s = await SmtpTestServer.StartAsync();
         await using var c = await s.ConnectAsync(tls ? s.SubmissionsPort : s.SubmissionPort, tls);
@@ -38,8 +39,8 @@ public class SubmissionTests
             "CRAM-MD5" => new CramMd5Client("alice", SmtpTestServer.Password),
             "LOGIN" => new LoginClient("alice", SmtpTestServer.Password),
             _ => new ScramClient(mechanism.Contains("SHA-1", StringComparison.Ordinal) ? HashAlgorithmName.SHA1 : HashAlgorithmName.SHA256, "alice", SmtpTestServer.Password,
-                mechanism.EndsWith("-PLUS", StringComparison.Ordinal) ? Postern.Security.Tls.TlsChannelBinding.TlsServerEndPoint : null,
-                mechanism.EndsWith("-PLUS", StringComparison.Ordinal) ? Postern.Security.Tls.TlsChannelBinding.ComputeServerEndPoint(new X509Certificate2(c.Tls!.RemoteCertificate!)) : null,
+                mechanism.EndsWith("-PLUS", StringComparison.Ordinal) ? binding : null,
+                mechanism.EndsWith("-PLUS", StringComparison.Ordinal) ? Postern.Security.Tls.TlsChannelBinding.Get(c.Tls!, binding) : null,
                 clientSupportsChannelBinding: tls),
         };
         byte[]? ir = client.GetInitialResponse();
