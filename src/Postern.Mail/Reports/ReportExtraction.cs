@@ -29,6 +29,35 @@ public static class ReportExtraction
         return TlsReport.ParseMaybeGzip(body, out error);
     }
 
+    /// <summary>
+    /// The DMARC aggregate report carried by a message (RFC 7489 §7.2.1.1): the first part that
+    /// is gzip, zip or XML by media type or file name, decoded and parsed. Null with an error when
+    /// there is none or it is invalid.
+    /// </summary>
+    public static DmarcAggregateReport? ExtractDmarcReport(MessageStructure structure, ReadOnlySpan<byte> rawMessage, out string? error)
+    {
+        MessagePart? part = FindParts(structure.Root).FirstOrDefault(IsDmarcReportPart);
+        if (part is null)
+        {
+            error = "no gzip, zip or XML part";
+            return null;
+        }
+        if (part.End > rawMessage.Length || part.BodyStart > part.End)
+        {
+            error = "report part is truncated";
+            return null;
+        }
+        byte[] body = TransferDecoding.Decode(rawMessage[(int)part.BodyStart..(int)part.End], part.ContentTransferEncoding);
+        return DmarcAggregateReport.Parse(body, out error);
+    }
+
+    private static bool IsDmarcReportPart(MessagePart p) =>
+        p.ContentType is "application/gzip" or "application/x-gzip" or "application/zip" or "application/x-zip-compressed"
+            or "application/x-zip" or "text/xml" or "application/xml"
+        || (p.ContentType == "application/octet-stream" && p.FileName is { } name
+            && (name.EndsWith(".xml.gz", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)
+                || name.EndsWith(".xml", StringComparison.OrdinalIgnoreCase)));
+
     /// <summary>The parts of a message, depth first, at most <see cref="MaxPartsScanned"/>.</summary>
     internal static IEnumerable<MessagePart> FindParts(MessagePart root)
     {
