@@ -81,6 +81,18 @@ internal sealed partial class ImapSession
         string account = _account!.AccountName;
         if (cache.TryGet(account, info.Id, info.HighestModSeq) is MailboxSnapshot shared)
             return shared;
+        if (cache.TryGetLatest(account, info.Id) is var (modSeq, older) && modSeq < info.HighestModSeq)
+        {
+            // Changes since the older snapshot, read in one transaction with the HIGHESTMODSEQ they lead to:
+            // applied to it they give exactly the state at that value.
+            MailboxChanges changes = await _account.GetChangesSinceAsync(info.Id, modSeq).ConfigureAwait(false);
+            if (changes.Changed.Count + changes.Expunged.Count <= Math.Max(MailboxSnapshot.MinIncrementalChanges, older.Uids.Length / 4))
+            {
+                MailboxSnapshot updated = older.Apply(changes);
+                cache.Put(account, info.Id, changes.HighestModSeq, updated);
+                return updated;
+            }
+        }
         IReadOnlyList<MessageState> records = await _account.ListMessageStatesAsync(info.Id).ConfigureAwait(false);
         var snapshot = new MailboxSnapshot(records);
         MailboxInfo? after = await _account.GetMailboxAsync(info.Id).ConfigureAwait(false);

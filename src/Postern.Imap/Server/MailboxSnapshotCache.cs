@@ -1,7 +1,9 @@
 // Shares mailbox listings between sessions. A snapshot is filed under the mailbox's HIGHESTMODSEQ
 // as read before and after the listing (equal reads mean nothing changed in between); every
 // change to a mailbox's messages raises its HIGHESTMODSEQ, so a session that reads the same value
-// later may use the snapshot instead of listing the mailbox again.
+// later may use the snapshot instead of listing the mailbox again. A session that finds an older
+// snapshot applies the changes since its HIGHESTMODSEQ to it instead (a few rows instead of the
+// whole mailbox).
 using System.Collections.Concurrent;
 
 namespace Postern.Imap.Server;
@@ -19,6 +21,14 @@ internal sealed class MailboxSnapshotCache
         if (_entries.TryGetValue((account, mailboxId), out Entry? e) && e.HighestModSeq == highestModSeq
             && e.Snapshot.TryGetTarget(out MailboxSnapshot? s))
             return s;
+        return null;
+    }
+
+    /// <summary>The newest snapshot of the mailbox still alive, with the HIGHESTMODSEQ it is exact at.</summary>
+    public (long HighestModSeq, MailboxSnapshot Snapshot)? TryGetLatest(string account, long mailboxId)
+    {
+        if (_entries.TryGetValue((account, mailboxId), out Entry? e) && e.Snapshot.TryGetTarget(out MailboxSnapshot? s))
+            return (e.HighestModSeq, s);
         return null;
     }
 

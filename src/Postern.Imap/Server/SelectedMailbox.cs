@@ -54,6 +54,40 @@ internal sealed class MailboxSnapshot
 
     /// <summary>Keywords in use in the mailbox (for the FLAGS response), first spelling kept.</summary>
     public IReadOnlyList<string> Keywords { get; }
+
+    /// <summary>Up to this many changes (or a quarter of the mailbox) a snapshot is updated rather than listed again.</summary>
+    public const int MinIncrementalChanges = 1000;
+
+    /// <summary>This snapshot with <paramref name="changes"/> applied: expunged UIDs removed, changed and new messages merged in UID order.</summary>
+    public MailboxSnapshot Apply(MailboxChanges changes)
+    {
+        var expunged = new HashSet<uint>(changes.Expunged);
+        IReadOnlyList<MessageRecord> changed = changes.Changed; // ascending UID
+        var merged = new List<MessageState>(Uids.Length + changed.Count);
+        int c = 0;
+        for (int i = 0; i < Uids.Length; i++)
+        {
+            uint uid = Uids[i];
+            for (; c < changed.Count && changed[c].Uid < uid; c++)
+                Add(changed[c]);
+            if (c < changed.Count && changed[c].Uid == uid)
+            {
+                Add(changed[c++]);
+                continue;
+            }
+            if (!expunged.Contains(uid))
+                merged.Add(new MessageState(uid, Views[i].ModSeq, Views[i].Flags, Views[i].Keywords));
+        }
+        for (; c < changed.Count; c++)
+            Add(changed[c]);
+        return new MailboxSnapshot(merged);
+
+        void Add(MessageRecord r)
+        {
+            if (!expunged.Contains(r.Uid))
+                merged.Add(new MessageState(r.Uid, r.ModSeq, r.Flags, r.Keywords));
+        }
+    }
 }
 
 /// <summary>
