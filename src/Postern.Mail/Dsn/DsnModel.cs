@@ -175,7 +175,8 @@ public sealed record DsnAddress(string Type, string Address)
                 if (close < 0 || close - (i + 3) is < 2 or > 6) return null;
                 var hex = s.AsSpan(i + 3, close - (i + 3));
                 if (!int.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int cp)) return null;
-                if (cp > 0x10FFFF || cp is >= 0xD800 and <= 0xDFFF) return null;
+                // A scalar value, and no control character (an address has none).
+                if (cp > 0x10FFFF || cp is >= 0xD800 and <= 0xDFFF || cp < 0x20 || cp == 0x7f) return null;
                 sb.Append(char.ConvertFromUtf32(cp));
                 i = close;
             }
