@@ -293,3 +293,28 @@ public class OutgoingQueueTests
         Assert.Equal("utf-8;jörg@remote.example", m.Recipients[0].OriginalRecipient);
     }
 }
+
+/// <summary>BDAT (RFC 3030) takes the same path to the queue.</summary>
+public class OutgoingQueueBdatTests
+{
+    [Fact]
+    public async Task Bdat_binarymime_submission_is_enqueued_as_8bit()
+    {
+        var q = new RecordingQueue();
+        await using var s = await SmtpTestServer.StartAsync(o => o with { OutgoingQueue = q });
+        await using var c = await s.ConnectAsync(s.SubmissionPort);
+        await c.ExpectAsync("EHLO client.example", "250");
+        await c.ExpectAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes("\0alice@example.org\0" + SmtpTestServer.Password)), "235");
+        await c.ExpectAsync("MAIL FROM:<alice@example.org> BODY=BINARYMIME RET=FULL", "250");
+        await c.ExpectAsync("RCPT TO:<someone@remote.example> NOTIFY=NEVER", "250");
+        string msg = "From: alice@example.org\r\nSubject: b\r\n\r\nbinary\n";
+        await c.WriteAsync($"BDAT {Encoding.UTF8.GetByteCount(msg)} LAST\r\n{msg}");
+        string reply = await c.ReadReplyAsync();
+        Assert.StartsWith("250 2.0.0", reply);
+        var (m, content) = Assert.Single(q.Enqueued);
+        Assert.True(m.Needs8BitMime);
+        Assert.Equal("FULL", m.Return);
+        Assert.Equal("NEVER", m.Recipients[0].Notify);
+        Assert.EndsWith("binary\n", Encoding.UTF8.GetString(content));
+    }
+}
