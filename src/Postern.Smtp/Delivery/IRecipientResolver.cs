@@ -15,7 +15,7 @@ public enum RecipientStatus
     Local,
     /// <summary>The domain is local but no such address: 550 5.1.1.</summary>
     UnknownAddress,
-    /// <summary>The domain is not ours: relaying (refused on MX, queued on submission once a queue exists).</summary>
+    /// <summary>The domain is not ours: relaying (refused on MX; on submission queued when there is an outgoing queue).</summary>
     Remote,
     /// <summary>Refused with the reply in <see cref="RecipientResolution.Code"/> (localserve's simulated failures).</summary>
     Refused,
