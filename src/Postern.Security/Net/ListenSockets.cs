@@ -20,7 +20,7 @@ public static class ListenSockets
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
             socket.DualMode = false;
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        AllowRebindAfterRestart(socket);
         try
         {
             socket.Bind(endPoint);
@@ -32,6 +32,22 @@ public static class ListenSockets
             throw new IOException($"cannot listen on {endPoint}: {ex.Message}", ex);
         }
         return socket;
+    }
+
+    /// <summary>
+    /// Lets a restarted server bind its port while connections of the previous run linger in
+    /// TIME_WAIT (SO_REUSEADDR), without letting a second server share the port: .NET's
+    /// ReuseAddress option also sets SO_REUSEPORT on Linux, which would make the kernel split
+    /// connections between two processes bound to the same port, so the raw option is set instead.
+    /// </summary>
+    private static void AllowRebindAfterRestart(Socket socket)
+    {
+        if (OperatingSystem.IsLinux())
+            socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        else if (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+            socket.SetRawSocketOption(0xffff /* SOL_SOCKET */, 4 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        else if (OperatingSystem.IsWindows())
+            socket.ExclusiveAddressUse = true;
     }
 
     /// <summary>The client's address, with IPv4-mapped IPv6 turned back into IPv4 (for per-IP limits and logs).</summary>
