@@ -223,7 +223,10 @@ internal sealed class SqliteAccountStore : IAccountStore
                 long? precreated = _precreated.BeginAppend();
                 try
                 {
-                    prepared.Add(await Task.Run(() => WriteInPlace(messages[0], single, precreated), cancellationToken).ConfigureAwait(false));
+                    // Written on the caller's thread: a hop to another pool thread would block one all the same, and
+                    // costs a thread wake-up per message (SMTP delivery and IMAP APPEND call this once per message).
+                    cancellationToken.ThrowIfCancellationRequested();
+                    prepared.Add(WriteInPlace(messages[0], single, precreated));
                 }
                 finally
                 {
