@@ -26,6 +26,12 @@ sinkpid=$!
 trap 'kill $pid $sinkpid 2>/dev/null || true' EXIT
 wait_port "$smtp"; wait_port "$sink"
 rss() { awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$1/status"; }
+# Server CPU time (user + system, in clock ticks) from /proc: unlike wall-clock rates, CPU per message
+# hardly depends on what else the machine is running, so it compares versions on a busy machine too.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_per_message() {  # ticks-before ticks-after messages
+  echo "$1 $2 $3 $(getconf CLK_TCK)" | awk '{printf "%.2f ms", ($2 - $1) * 1000 / $4 / $3}'
+}
 
 echo "SMTP benchmark, $(date -u +%F), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # Memory first, on a fresh server (after the load runs the GC heap has grown).
@@ -33,11 +39,13 @@ echo "Memory:"
 /usr/bin/python3 bench/smtp-load.py idle 127.0.0.1 "$smtp" 1000 "$pid"
 /usr/bin/python3 bench/smtp-load.py big 127.0.0.1 "$smtp" 100 "$pid" bench@localhost
 run_source() {  # port label
-  local t0 t1
-  t0=$(date +%s.%N)
+  local t0 t1 c0 c1
+  t0=$(date +%s.%N); c0=$(cpu_ticks $pid)
   smtp-source -s "$sessions" -m "$messages" -l "$size" -f load@bench.example -t bench@localhost "127.0.0.1:$1"
-  t1=$(date +%s.%N)
-  echo "  $2: $(echo "$messages / ($t1 - $t0)" | bc -l | xargs printf '%.0f') msg/s ($messages x $size bytes, $sessions sessions, new connection per message)"
+  t1=$(date +%s.%N); c1=$(cpu_ticks $pid)
+  local cpu=""
+  [ "$1" = "$smtp" ] && cpu=", server CPU $(cpu_per_message "$c0" "$c1" "$messages") per message"
+  echo "  $2: $(echo "$messages / ($t1 - $t0)" | bc -l | xargs printf '%.0f') msg/s ($messages x $size bytes, $sessions sessions, new connection per message$cpu)"
 }
 echo "smtp-source (Postfix) as the client:"
 run_source "$sink" "smtp-sink (stores nothing)"
@@ -45,6 +53,9 @@ run_source "$smtp" "Postern (durable delivery)"
 echo "  Postern RSS after: $(rss $pid)"
 echo "bench/smtp-load.py (connections reused, MAIL/RCPT/DATA pipelined):"
 echo " smtp-sink:"; /usr/bin/python3 bench/smtp-load.py load 127.0.0.1 "$sink" "$sessions" "$messages" "$size" bench@localhost
-echo " Postern:";   /usr/bin/python3 bench/smtp-load.py load 127.0.0.1 "$smtp" "$sessions" "$messages" "$size" bench@localhost
+echo " Postern:"
+c0=$(cpu_ticks $pid)
+/usr/bin/python3 bench/smtp-load.py load 127.0.0.1 "$smtp" "$sessions" "$messages" "$size" bench@localhost
+echo "  server CPU $(cpu_per_message "$c0" "$(cpu_ticks $pid)" "$messages") per message"
 echo "  Postern RSS after: $(rss $pid)"
 kill "$pid" "$sinkpid"; wait "$pid" 2>/dev/null || true

@@ -102,6 +102,16 @@ public interface IAccountStore : IAsyncDisposable
     /// <summary>A mailbox by name (INBOX case-insensitive), or null.</summary>
     Task<MailboxInfo?> GetMailboxAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The id of the selectable mailbox named <paramref name="name"/>, or null (also for an invalid name). Answered from
+    /// a list of the account's mailboxes kept until a mailbox is next created, renamed, deleted or given another special
+    /// use, so that delivering a message costs no mailbox query.
+    /// </summary>
+    ValueTask<long?> FindSelectableMailboxAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>The id of the first mailbox (by name) with all of <paramref name="specialUse"/>, or null when there is none or it is not selectable; cached as <see cref="FindSelectableMailboxAsync"/>.</summary>
+    ValueTask<long?> FindSpecialUseMailboxAsync(SpecialUse specialUse, CancellationToken cancellationToken = default);
+
     /// <summary>A mailbox by id, or null.</summary>
     Task<MailboxInfo?> GetMailboxAsync(long mailboxId, CancellationToken cancellationToken = default);
 

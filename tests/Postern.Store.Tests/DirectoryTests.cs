@@ -1,3 +1,4 @@
+using Postern.Store.Sqlite;
 using Postern.Store;
 
 namespace Postern.Store.Tests;
@@ -28,6 +29,38 @@ public class DirectoryTests
         Assert.Equal(["b@example.org", "bob@example.org"], await dir.ListAddressesAsync("bob"));
         Assert.True(await dir.RemoveAddressAsync("b@example.org"));
         Assert.False(await dir.RemoveAddressAsync("b@example.org"));
+    }
+
+    [Fact]
+    public async Task Cached_lookups_see_changes_made_here_and_by_another_process_at_once()
+    {
+        await using var t = await TestStore.CreateAsync();
+        var dir = t.Store.Directory;
+        // Negative answers are cached too: each must be forgotten as soon as the database changes.
+        Assert.Null(await dir.LookupAddressTargetAsync("new@example.org"));
+        Assert.Null(await dir.GetAliasAsync("team@example.org"));
+        Assert.False(await dir.IsLocalDomainAsync("example.org"));
+        Assert.Empty(await dir.ListDeliveryRulesAsync("alice"));
+
+        // A second store on the same folder plays the CLI changing the database while the server runs.
+        await using (var other = SqliteMailStore.Open(t.Dir))
+        {
+            await other.Directory.AddAddressAsync("new@example.org", "alice");
+            await other.Directory.AddAliasAsync("team@example.org", ["new@example.org"]);
+            await other.Directory.AddDeliveryRuleAsync(new DeliveryRule(0, "alice", DeliveryRuleField.EnvelopeFrom, null, "x", "Archive"));
+        }
+        Assert.Equal("alice", (await dir.LookupAddressTargetAsync("new@example.org"))!.Account);
+        Assert.Equal(["new@example.org"], (await dir.GetAliasAsync("team@example.org"))!.Members);
+        Assert.True(await dir.IsLocalDomainAsync("example.org"));
+        Assert.Single(await dir.ListDeliveryRulesAsync("alice"));
+
+        // And changes made through this store.
+        await dir.SetAddressMailboxAsync("new@example.org", "Archive");
+        Assert.Equal("Archive", (await dir.LookupAddressTargetAsync("new@example.org"))!.Mailbox);
+        Assert.True(await dir.RemoveAddressAsync("new@example.org"));
+        Assert.Null(await dir.LookupAddressTargetAsync("new@example.org"));
+        await dir.SetQuotaAsync("alice", 5000);
+        Assert.Equal(5000, (await dir.GetAccountAsync("alice"))!.QuotaBytes);
     }
 
     [Fact]

@@ -93,6 +93,32 @@ public class MailboxTests
     }
 
     [Fact]
+    public async Task Delivery_lookups_follow_create_rename_delete_and_special_use()
+    {
+        await using var t = await TestStore.CreateAsync();
+        long inbox = await t.InboxIdAsync();
+        Assert.Equal(inbox, await t.Account.FindSelectableMailboxAsync("inbox"));
+        Assert.Null(await t.Account.FindSelectableMailboxAsync("Lists"));
+        Assert.Null(await t.Account.FindSelectableMailboxAsync("bad//name"));
+        long junk = (await t.Account.GetMailboxAsync("Junk"))!.Id;
+        Assert.Equal(junk, await t.Account.FindSpecialUseMailboxAsync(SpecialUse.Junk));
+
+        var lists = await t.Account.CreateMailboxAsync("Lists");
+        Assert.Equal(lists.Id, await t.Account.FindSelectableMailboxAsync("Lists"));
+        await t.Account.RenameMailboxAsync("Lists", "Old");
+        Assert.Null(await t.Account.FindSelectableMailboxAsync("Lists"));
+        Assert.Equal(lists.Id, await t.Account.FindSelectableMailboxAsync("Old"));
+        await t.Account.CreateMailboxAsync("Old/child");
+        await t.Account.DeleteMailboxAsync("Old");
+        Assert.Null(await t.Account.FindSelectableMailboxAsync("Old"));
+
+        await t.Account.SetSpecialUseAsync(junk, SpecialUse.None);
+        Assert.Null(await t.Account.FindSpecialUseMailboxAsync(SpecialUse.Junk));
+        await t.Account.SetSpecialUseAsync(lists.Id, SpecialUse.Junk);
+        Assert.Null(await t.Account.FindSpecialUseMailboxAsync(SpecialUse.Junk)); // "Old" is a \Noselect placeholder now
+    }
+
+    [Fact]
     public async Task Delete_with_children_leaves_noselect_placeholder()
     {
         await using var t = await TestStore.CreateAsync();

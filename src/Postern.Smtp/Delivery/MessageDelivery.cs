@@ -28,18 +28,18 @@ internal sealed class MessageDelivery(IMailStore store)
     {
         byte[] structure = content.Structure.ToBytes();
         MessageMeta meta = MessageMeta.FromStructure(content.Structure);
-        var done = new HashSet<(string, string)>();
+        var done = new HashSet<(string, long)>();
         foreach (RecipientTarget target in targets)
         {
             IAccountStore account = await store.OpenAccountAsync(target.Account, ct).ConfigureAwait(false);
             await using (account.ConfigureAwait(false))
             {
-                MailboxInfo? mailbox = target.Mailbox == JunkMailbox
-                    ? (await account.ListMailboxesAsync(ct).ConfigureAwait(false)).FirstOrDefault(m => (m.SpecialUse & SpecialUse.Junk) != 0)
-                    : await account.GetMailboxAsync(await ChooseMailboxAsync(target, content.Headers, envelopeFrom, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
-                if (mailbox is null || !mailbox.Selectable)
-                    mailbox = await account.GetMailboxAsync("INBOX", ct).ConfigureAwait(false) ?? throw new MailboxNotFoundException("INBOX");
-                if (!done.Add((target.Account, mailbox.Name)))
+                // Both lookups are answered from the account's cached mailbox list (no query per message).
+                long? mailboxId = target.Mailbox == JunkMailbox
+                    ? await account.FindSpecialUseMailboxAsync(SpecialUse.Junk, ct).ConfigureAwait(false)
+                    : await account.FindSelectableMailboxAsync(await ChooseMailboxAsync(target, content.Headers, envelopeFrom, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                mailboxId ??= await account.FindSelectableMailboxAsync("INBOX", ct).ConfigureAwait(false) ?? throw new MailboxNotFoundException("INBOX");
+                if (!done.Add((target.Account, mailboxId.Value)))
                     continue;
                 byte[] prefix = Encoding.UTF8.GetBytes(prefixFor(target));
                 TempMessageFile? temp = null;
@@ -55,7 +55,7 @@ internal sealed class MessageDelivery(IMailStore store)
                             await input.CopyToAsync(temp.Stream, 64 * 1024, ct).ConfigureAwait(false);
                         source = MessageSource.FromTempFile(temp);
                     }
-                    await account.AppendAsync(mailbox.Id, [new NewMessage(source, structure, meta) { Prefix = prefix }], ct).ConfigureAwait(false);
+                    await account.AppendAsync(mailboxId.Value, [new NewMessage(source, structure, meta) { Prefix = prefix }], ct).ConfigureAwait(false);
                 }
                 finally
                 {

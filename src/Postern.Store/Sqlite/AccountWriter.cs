@@ -28,6 +28,12 @@ internal sealed class AccountWriter : IAsyncDisposable
         _loop = Task.Run(RunAsync);
     }
 
+    /// <summary>The account's size in bytes as of the last commit, or -1 before the first batch loaded it.</summary>
+    public long CommittedAccountSize => _ctx.CommittedAccountSize;
+
+    /// <summary>Changes after each commit that created, renamed or deleted a mailbox or changed its special use.</summary>
+    public long MailboxVersion => _ctx.MailboxVersion;
+
     public Task<T> EnqueueAsync<T>(Func<WriteContext, T> operation, CancellationToken cancellationToken, Action? onFailure = null)
     {
         var req = new WriteRequest<T>(operation, cancellationToken, onFailure);
@@ -143,6 +149,10 @@ internal sealed class WriteContext : IDisposable
     private readonly List<StoreChange> _batchChanges = [];
     private (long ModSeq, long NextUidValidity, long Size) _saved;
     private bool _countersLoaded;
+    private bool _opMailboxesChanged;
+    private bool _batchMailboxesChanged;
+    private long _committedAccountSize = -1;
+    private long _mailboxVersion;
 
     public WriteContext(SqliteConnection connection, MessageFiles files, Func<long?> quota)
     {
@@ -161,6 +171,15 @@ internal sealed class WriteContext : IDisposable
     public DateTimeOffset Now { get; private set; }
     public IReadOnlyList<StoreChange> CommittedChanges => _batchChanges;
 
+    /// <summary>See <see cref="AccountWriter.CommittedAccountSize"/>; read by other threads.</summary>
+    public long CommittedAccountSize => Volatile.Read(ref _committedAccountSize);
+
+    /// <summary>See <see cref="AccountWriter.MailboxVersion"/>; read by other threads.</summary>
+    public long MailboxVersion => Volatile.Read(ref _mailboxVersion);
+
+    /// <summary>Marks the current operation as changing the list of mailboxes (names, selectability, special use).</summary>
+    public void MailboxesChanged() => _opMailboxesChanged = true;
+
     public long NewModSeq() => ++ModSeq;
 
     /// <summary>A UIDVALIDITY strictly greater than any given before in this account; seeded from the clock so a re-created account also starts higher.</summary>
@@ -173,7 +192,11 @@ internal sealed class WriteContext : IDisposable
         return (uint)v;
     }
 
-    public void AddChange(StoreChange change) => _opChanges.Add(change);
+    public void AddChange(StoreChange change)
+    {
+        _opChanges.Add(change);
+        if (change is MailboxCreated or MailboxRenamed or MailboxDeleted) _opMailboxesChanged = true;
+    }
 
     public void DeleteFileAfterCommit(string path) => _opDeleteAfterCommit.Add(path);
 
@@ -216,6 +239,7 @@ internal sealed class WriteContext : IDisposable
     {
         _batchDeleteAfterCommit.Clear();
         _batchChanges.Clear();
+        _batchMailboxesChanged = false;
         Now = DateTimeOffset.UtcNow;
         Transaction = Connection.BeginTransaction(deferred: false);
         if (!_countersLoaded) LoadCounters();
@@ -237,6 +261,7 @@ internal sealed class WriteContext : IDisposable
         _saved = (ModSeq, NextUidValidity, AccountSize);
         _opDeleteAfterCommit.Clear();
         _opChanges.Clear();
+        _opMailboxesChanged = false;
         Transaction.Save(SavepointName(index));
     }
 
@@ -247,6 +272,7 @@ internal sealed class WriteContext : IDisposable
             Transaction.Release(SavepointName(index));
             _batchDeleteAfterCommit.AddRange(_opDeleteAfterCommit);
             _batchChanges.AddRange(_opChanges);
+            _batchMailboxesChanged |= _opMailboxesChanged;
             return;
         }
         Transaction.Rollback(SavepointName(index));
@@ -261,6 +287,7 @@ internal sealed class WriteContext : IDisposable
             ("$m", ModSeq), ("$b", Files.NextBlobId), ("$u", NextUidValidity), ("$s", AccountSize));
         Transaction.Commit();
         Transaction.Dispose();
+        Volatile.Write(ref _committedAccountSize, AccountSize);
     }
 
     public void AbortBatch()
@@ -276,10 +303,14 @@ internal sealed class WriteContext : IDisposable
         Transaction?.Dispose();
         _countersLoaded = false;
         _batchChanges.Clear();
+        // The batch may have been partly applied before the failure: whoever caches the mailbox list reloads it.
+        Interlocked.Increment(ref _mailboxVersion);
     }
 
     public void AfterCommit()
     {
+        // Bumped after the commit, so a reader that saw the new version also sees the committed rows.
+        if (_batchMailboxesChanged) Interlocked.Increment(ref _mailboxVersion);
         // Unreferenced files are removed only after the commit; a crash before leaves an orphan the verifier removes.
         foreach (var f in _batchDeleteAfterCommit) MessageFiles.TryDelete(f);
     }

@@ -145,6 +145,7 @@ internal static class MailboxWrites
     {
         var mb = MailboxRow.ById(ctx, mailboxId) ?? throw new MailboxNotFoundException(mailboxId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         ctx.Exec("UPDATE mailbox SET special_use = $su WHERE id = $id", ("$su", (int)use), ("$id", mb.Id));
+        ctx.MailboxesChanged();
     }
 
     public static void SetSubscribed(WriteContext ctx, string name, bool subscribed)

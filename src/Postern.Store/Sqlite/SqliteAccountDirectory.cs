@@ -20,19 +20,28 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly string _readConnectionString = Db.ConnectionString(path, readOnly: false);
     private SqliteConnection? _writer;
+    private DirectoryCache? _cache;
     private int _attemptsSincePrune;
+
+    // Kinds of cached answers (see DirectoryCache).
+    private const int CachedAccount = 0, CachedAddressTarget = 1, CachedAlias = 2, CachedLocalDomain = 3, CachedRules = 4;
 
     public void Initialize()
     {
         _writer = Db.OpenWriter(path);
         Schema.EnsureGlobal(_writer);
+        _cache = new DirectoryCache(_readConnectionString);
     }
 
     public void Close()
     {
+        _cache?.Dispose();
+        _cache = null;
         _writer?.Dispose();
         _writer = null;
     }
+
+    private DirectoryCache Cache => _cache ?? throw new ObjectDisposedException(nameof(SqliteMailStore));
 
     private SqliteConnection Writer => _writer ?? throw new ObjectDisposedException(nameof(SqliteMailStore));
 
@@ -93,13 +102,14 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         return Task.FromResult<IReadOnlyList<AccountInfo>>(list);
     }
 
-    public Task<AccountInfo?> GetAccountAsync(string name, CancellationToken cancellationToken = default)
-    {
-        using var conn = OpenReader();
-        using var cmd = Db.Command(conn, null, "SELECT name, created, quota FROM account WHERE name = $n", ("$n", name));
-        using var r = cmd.ExecuteReader();
-        return Task.FromResult(r.Read() ? ReadAccount(r) : null);
-    }
+    public Task<AccountInfo?> GetAccountAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Cache.Get(CachedAccount, name, key =>
+        {
+            using var conn = OpenReader();
+            using var cmd = Db.Command(conn, null, "SELECT name, created, quota FROM account WHERE name = $n", ("$n", key));
+            using var r = cmd.ExecuteReader();
+            return r.Read() ? ReadAccount(r) : null;
+        }));
 
     public Task<string?> GetCredentialsAsync(string accountName, CancellationToken cancellationToken = default)
     {
@@ -156,20 +166,8 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         return WriteAsync((c, tx) => Db.Exec(c, tx, "DELETE FROM address WHERE address = $a", ("$a", a)) > 0, cancellationToken);
     }
 
-    public Task<string?> LookupAddressAsync(string address, CancellationToken cancellationToken = default)
-    {
-        string a;
-        try
-        {
-            a = NormalizeAddress(address);
-        }
-        catch (StoreException)
-        {
-            return Task.FromResult<string?>(null);
-        }
-        using var conn = OpenReader();
-        return Task.FromResult((string?)Db.Scalar(conn, null, "SELECT account FROM address WHERE address = $a", ("$a", a)));
-    }
+    public async Task<string?> LookupAddressAsync(string address, CancellationToken cancellationToken = default) =>
+        (await LookupAddressTargetAsync(address, cancellationToken).ConfigureAwait(false))?.Account;
 
     public Task<IReadOnlyList<string>> ListAddressesAsync(string accountName, CancellationToken cancellationToken = default)
     {
@@ -192,10 +190,13 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         {
             return Task.FromResult<AddressTarget?>(null);
         }
-        using var conn = OpenReader();
-        using var cmd = Db.Command(conn, null, "SELECT account, mailbox FROM address WHERE address = $a", ("$a", a));
-        using var r = cmd.ExecuteReader();
-        return Task.FromResult(r.Read() ? new AddressTarget(r.GetString(0), Db.NullableString(r, 1)) : null);
+        return Task.FromResult(Cache.Get(CachedAddressTarget, a, key =>
+        {
+            using var conn = OpenReader();
+            using var cmd = Db.Command(conn, null, "SELECT account, mailbox FROM address WHERE address = $a", ("$a", key));
+            using var r = cmd.ExecuteReader();
+            return r.Read() ? new AddressTarget(r.GetString(0), Db.NullableString(r, 1)) : null;
+        }));
     }
 
     public Task<bool> SetAddressMailboxAsync(string address, string? mailbox, CancellationToken cancellationToken = default)
@@ -209,13 +210,15 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         string d = domain.Trim().TrimEnd('.').ToLowerInvariant();
         if (d.Length == 0)
             return Task.FromResult(false);
-        using var conn = OpenReader();
-        // Same expressions as the address_domain and alias_domain indexes, so both are index lookups.
-        bool found = Db.Scalar(conn, null, """
-            SELECT 1 WHERE EXISTS (SELECT 1 FROM address WHERE substr(address, instr(address, '@') + 1) = $d)
-                OR EXISTS (SELECT 1 FROM alias WHERE substr(address, instr(address, '@') + 1) = $d)
-            """, ("$d", d)) is not null;
-        return Task.FromResult(found);
+        return Task.FromResult(Cache.Get(CachedLocalDomain, d, key =>
+        {
+            using var conn = OpenReader();
+            // Same expressions as the address_domain and alias_domain indexes, so both are index lookups.
+            return Db.Scalar(conn, null, """
+                SELECT 1 WHERE EXISTS (SELECT 1 FROM address WHERE substr(address, instr(address, '@') + 1) = $d)
+                    OR EXISTS (SELECT 1 FROM alias WHERE substr(address, instr(address, '@') + 1) = $d)
+                """, ("$d", key)) is not null;
+        }));
     }
 
     public Task AddAliasAsync(string address, IReadOnlyList<string> members, bool membersMaySend = false, CancellationToken cancellationToken = default)
@@ -251,10 +254,13 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         {
             return Task.FromResult<AliasInfo?>(null);
         }
-        using var conn = OpenReader();
-        using var cmd = Db.Command(conn, null, "SELECT address, members, members_may_send FROM alias WHERE address = $a", ("$a", a));
-        using var r = cmd.ExecuteReader();
-        return Task.FromResult(r.Read() ? ReadAlias(r) : null);
+        return Task.FromResult(Cache.Get(CachedAlias, a, key =>
+        {
+            using var conn = OpenReader();
+            using var cmd = Db.Command(conn, null, "SELECT address, members, members_may_send FROM alias WHERE address = $a", ("$a", key));
+            using var r = cmd.ExecuteReader();
+            return r.Read() ? ReadAlias(r) : null;
+        }));
     }
 
     public Task<IReadOnlyList<AliasInfo>> ListAliasesAsync(CancellationToken cancellationToken = default)
@@ -288,19 +294,21 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         }, cancellationToken);
     }
 
-    public Task<IReadOnlyList<DeliveryRule>> ListDeliveryRulesAsync(string accountName, CancellationToken cancellationToken = default)
-    {
-        using var conn = OpenReader();
-        using var cmd = Db.Command(conn, null, "SELECT id, account, field, header, pattern, mailbox FROM delivery_rule WHERE account = $a ORDER BY id", ("$a", accountName));
-        using var r = cmd.ExecuteReader();
-        var list = new List<DeliveryRule>();
-        while (r.Read())
+    public Task<IReadOnlyList<DeliveryRule>> ListDeliveryRulesAsync(string accountName, CancellationToken cancellationToken = default) =>
+        // Asked for every delivered message; most accounts have none, and the answer is cached until the database changes.
+        Task.FromResult(Cache.Get<IReadOnlyList<DeliveryRule>>(CachedRules, accountName, key =>
         {
-            if (!Enum.TryParse(r.GetString(2), out DeliveryRuleField field)) continue;
-            list.Add(new DeliveryRule(r.GetInt64(0), r.GetString(1), field, Db.NullableString(r, 3), r.GetString(4), r.GetString(5)));
-        }
-        return Task.FromResult<IReadOnlyList<DeliveryRule>>(list);
-    }
+            using var conn = OpenReader();
+            using var cmd = Db.Command(conn, null, "SELECT id, account, field, header, pattern, mailbox FROM delivery_rule WHERE account = $a ORDER BY id", ("$a", key));
+            using var r = cmd.ExecuteReader();
+            var list = new List<DeliveryRule>();
+            while (r.Read())
+            {
+                if (!Enum.TryParse(r.GetString(2), out DeliveryRuleField field)) continue;
+                list.Add(new DeliveryRule(r.GetInt64(0), r.GetString(1), field, Db.NullableString(r, 3), r.GetString(4), r.GetString(5)));
+            }
+            return list.ToArray();
+        }));
 
     public Task<bool> RemoveDeliveryRuleAsync(long id, CancellationToken cancellationToken = default) =>
         WriteAsync((c, tx) => Db.Exec(c, tx, "DELETE FROM delivery_rule WHERE id = $id", ("$id", id)) > 0, cancellationToken);

@@ -115,6 +115,57 @@ internal sealed class SqliteAccountStore : IAccountStore
         return Task.FromResult(r.Read() ? ReadMailbox(r) : null);
     }
 
+    public ValueTask<long?> FindSelectableMailboxAsync(string name, CancellationToken cancellationToken = default)
+    {
+        string normalized;
+        try
+        {
+            normalized = MailboxNames.Normalize(name);
+        }
+        catch (InvalidMailboxNameException)
+        {
+            return ValueTask.FromResult<long?>(null);
+        }
+        return ValueTask.FromResult(CurrentMailboxIndex().ByName.TryGetValue(normalized, out var e) && e.Selectable ? e.Id : (long?)null);
+    }
+
+    public ValueTask<long?> FindSpecialUseMailboxAsync(SpecialUse specialUse, CancellationToken cancellationToken = default)
+    {
+        foreach (var e in CurrentMailboxIndex().InNameOrder)
+        {
+            if ((e.SpecialUse & specialUse) == specialUse)
+                return ValueTask.FromResult(e.Selectable ? e.Id : (long?)null);
+        }
+        return ValueTask.FromResult<long?>(null);
+    }
+
+    private sealed record MailboxIndexEntry(long Id, string Name, SpecialUse SpecialUse, bool Selectable);
+
+    private sealed record MailboxIndex(long Version, MailboxIndexEntry[] InNameOrder, Dictionary<string, MailboxIndexEntry> ByName);
+
+    private volatile MailboxIndex? _mailboxIndex;
+
+    /// <summary>
+    /// The account's mailboxes (id, name, special use, selectability), reloaded only after the writer committed a
+    /// change to them: deliveries resolve their target mailbox without a query per message.
+    /// </summary>
+    private MailboxIndex CurrentMailboxIndex()
+    {
+        long version = _writer.MailboxVersion;
+        var index = _mailboxIndex;
+        if (index is not null && index.Version == version) return index;
+        var list = new List<MailboxIndexEntry>();
+        using (var conn = OpenReader())
+        using (var cmd = Db.Command(conn, null, "SELECT id, name, special_use, selectable FROM mailbox ORDER BY name"))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read()) list.Add(new(r.GetInt64(0), r.GetString(1), (SpecialUse)r.GetInt32(2), r.GetInt64(3) != 0));
+        }
+        index = new MailboxIndex(version, [.. list], list.ToDictionary(e => e.Name, StringComparer.Ordinal));
+        _mailboxIndex = index;
+        return index;
+    }
+
     public Task<MailboxInfo?> GetMailboxAsync(long mailboxId, CancellationToken cancellationToken = default)
     {
         using var conn = OpenReader();
@@ -172,7 +223,10 @@ internal sealed class SqliteAccountStore : IAccountStore
                 long? precreated = _precreated.BeginAppend();
                 try
                 {
-                    prepared.Add(await Task.Run(() => WriteInPlace(messages[0], single, precreated), cancellationToken).ConfigureAwait(false));
+                    // Written on the caller's thread: a hop to another pool thread would block one all the same, and
+                    // costs a thread wake-up per message (SMTP delivery and IMAP APPEND call this once per message).
+                    cancellationToken.ThrowIfCancellationRequested();
+                    prepared.Add(WriteInPlace(messages[0], single, precreated));
                 }
                 finally
                 {
@@ -467,6 +521,10 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     public Task<QuotaInfo> GetQuotaAsync(CancellationToken cancellationToken = default)
     {
+        // Every change goes through this process's writer, so its size after the last commit is the stored one
+        // (SMTP asks before each delivery; a query per message cost more than the check is worth).
+        long committed = _writer.CommittedAccountSize;
+        if (committed >= 0) return Task.FromResult(new QuotaInfo(Quota, committed));
         using var conn = OpenReader();
         using var cmd = Db.Command(conn, null, "SELECT size FROM account_state WHERE id = 1");
         long used = (long)(cmd.ExecuteScalar() ?? 0L);

@@ -30,6 +30,34 @@ public sealed class PeerServers : IAsyncDisposable
         return new PeerServers(smtp, imap);
     }
 
+    /// <summary>
+    /// The messages of a mailbox as a real IMAP client reads them: Python's imaplib logs in to the IMAP server over the
+    /// same store with the test password and fetches every message whole (BODY.PEEK[]); each comes back as text.
+    /// </summary>
+    public async Task<List<string>> ImapMessagesAsync(string login, string mailbox = "INBOX")
+    {
+        const string script = """
+            import base64, imaplib, sys
+            port, user, password, mailbox = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+            with imaplib.IMAP4("127.0.0.1", int(port)) as i:
+                i.login(user, password)
+                typ, data = i.select(mailbox, readonly=True)
+                assert typ == "OK", data
+                if int(data[0]) > 0:
+                    typ, data = i.fetch("1:*", "(BODY.PEEK[])")
+                    assert typ == "OK", data
+                    for part in data:
+                        if isinstance(part, tuple):
+                            print("MESSAGE " + base64.b64encode(part[1]).decode("ascii"))
+            """;
+        (int code, string output) = await RunAsync("/usr/bin/python3", ["-c", script, ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture), login, SmtpTestServer.Password, mailbox]);
+        Assert.True(code == 0, "imaplib: " + output);
+        return output.Split('\n')
+            .Where(l => l.StartsWith("MESSAGE ", StringComparison.Ordinal))
+            .Select(l => System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(l["MESSAGE ".Length..].Trim())))
+            .ToList();
+    }
+
     /// <summary>Runs a program, returning exit code and combined output; fails the test after a timeout.</summary>
     public static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, TimeSpan? timeout = null)
     {

@@ -25,9 +25,12 @@ public class PostfixTests
         // Postfix queues, then relays: wait for the deliveries (bounded).
         for (int i = 0; i < 600 && ((await p.Smtp.MessagesAsync("alice")).Count < 3 || (await p.Smtp.MessagesAsync("bob")).Count < 1); i++)
             await Task.Delay(100);
-        List<string> alice = await p.Smtp.MessagesAsync("alice");
-        Assert.True(alice.Count == 3, File.Exists(postfix.MailLog) ? File.ReadAllText(postfix.MailLog) : "no maillog");
-        Assert.Single(await p.Smtp.MessagesAsync("bob"));
+        Assert.True((await p.Smtp.MessagesAsync("alice")).Count == 3, File.Exists(postfix.MailLog) ? File.ReadAllText(postfix.MailLog) : "no maillog");
+        // Read back as a mail client would: over IMAP, with imaplib.
+        List<string> alice = await p.ImapMessagesAsync("alice@example.org");
+        Assert.Equal(3, alice.Count);
+        string bob = Assert.Single(await p.ImapMessagesAsync("bob@example.org"));
+        Assert.Contains("Subject: via postfix 2", bob);
         Assert.All(alice, m => Assert.Contains("with ESMTPS id", m));
         Assert.All(alice, m => Assert.Contains("Return-Path: <sender@relay.test>", m));
         Assert.Contains(alice, m => m.Contains("\r\n.\r\n..dots\r\n", StringComparison.Ordinal));

@@ -1,6 +1,6 @@
 namespace Postern.Smtp.Tests.Interop;
 
-/// <summary>swaks (Debian package) as the client, with each AUTH mechanism it shares with us, and PIPELINING, CHUNKING (BDAT).</summary>
+/// <summary>swaks (Debian package) as the client, with each AUTH mechanism it shares with us, and PIPELINING, CHUNKING (BDAT); delivered messages are read back over IMAP (imaplib).</summary>
 public class SwaksTests
 {
     private static IEnumerable<string> Common(int port, string to, string from) =>
@@ -18,7 +18,7 @@ public class SwaksTests
              "--auth-user", "alice@example.org", "--auth-password", Server.SmtpTestServer.Password, "--header", "Subject: swaks " + mechanism]);
         Assert.True(code == 0, output);
         Assert.Contains("235 2.7.0", output);
-        string m = Assert.Single(await p.Smtp.MessagesAsync("bob"));
+        string m = Assert.Single(await p.ImapMessagesAsync("bob@example.org"));
         Assert.Contains("Subject: swaks " + mechanism, m);
         Assert.Contains("with ESMTPSA", m);
     }
@@ -32,7 +32,9 @@ public class SwaksTests
         (code, output) = await PeerServers.RunAsync("swaks", [.. Common(p.Smtp.MxPort, "alice@example.org", "x@remote.example"), "--tls-on-connect", "--server", "127.0.0.1:" + p.Smtp.SubmissionsPort]);
         Assert.NotEqual(0, code); // submission needs AUTH
         Assert.Contains("530 5.7.0", output);
-        Assert.Single(await p.Smtp.MessagesAsync("alice"));
+        string m = Assert.Single(await p.ImapMessagesAsync("alice@example.org"));
+        Assert.Contains("Return-Path: <x@remote.example>", m);
+        Assert.Contains("with ESMTP", m);
     }
 
     [Fact]
