@@ -112,6 +112,7 @@ internal sealed partial class SmtpSession
             _quit = true;
             return;
         }
+        await CheckClientAsync().ConfigureAwait(false);
         MailCommand mail = SmtpCommandParser.ParseMail(argument, new MailParameterSupport(RequireTls: IsSecure));
         if (!_esmtp && (mail.Size is not null || mail.Body != BodyType.SevenBit || mail.SmtpUtf8 || mail.RequireTls || mail.AuthParameter is not null))
             throw new SmtpCommandException(555, "5.5.4", "Parameters need EHLO");
