@@ -12,6 +12,7 @@ internal static class PosternCli
         root.Subcommands.Add(VersionCommand());
         root.Subcommands.Add(DnsCommands.Create());
         root.Subcommands.Add(DkimCommands.Create());
+        root.Subcommands.Add(DmarcCommands.Create());
         root.Subcommands.Add(LocalServeCommand.Create());
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(ServeCommand.CreateServe());
