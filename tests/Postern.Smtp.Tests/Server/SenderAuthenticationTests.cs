@@ -58,11 +58,11 @@ public class SenderAuthenticationTests
     {
         await using var s = await StartAsync();
         await SendAsync(s, "news@good.test", "news@good.test", "250");
-        await SendAsync(s, "bounce@wary.test", "news@good.test", "250");
+        await SendAsync(s, "bounce@wary.test", "someone@no-dmarc.test", "250");
         List<string> messages = await s.MessagesAsync("alice");
         Assert.Equal(2, messages.Count);
         string Received(string m) => m[m.IndexOf("Received: from", StringComparison.Ordinal)..m.IndexOf("\tby ", StringComparison.Ordinal)];
-        Assert.Contains("(sender DNS good.test DNSSEC-signed)", Received(messages.Single(m => m.Contains("news@good.test>", StringComparison.Ordinal) && m.Contains("Return-Path: <news@good.test>", StringComparison.Ordinal))), StringComparison.Ordinal);
+        Assert.Contains("(sender DNS good.test DNSSEC-signed)", Received(messages.Single(m => m.Contains("Return-Path: <news@good.test>", StringComparison.Ordinal))), StringComparison.Ordinal);
         Assert.Contains("(sender DNS wary.test not DNSSEC-signed)", Received(messages.Single(m => m.Contains("Return-Path: <bounce@wary.test>", StringComparison.Ordinal))), StringComparison.Ordinal);
     }
 
