@@ -113,8 +113,9 @@ public sealed record DmarcEvaluationRecord
             SpfAligned = d.SpfAligned,
             Override = d.Override switch { DmarcOverride.SampledOut => "sampled_out", DmarcOverride.LocalPolicy => "local_policy", _ => "none" },
             Reason = d.Reason,
-            SpfDomain = d.SpfDomain,
-            SpfResult = (d.SpfResult ?? Security.Spf.SpfResult.None).ToKeyword(),
+            // The SPF check of MAIL FROM as made, also when DMARC stopped before using it (no record, DNS failure).
+            SpfDomain = d.SpfDomain.Length > 0 ? d.SpfDomain : auth.Sender.Spf.MailFrom.Domain,
+            SpfResult = (d.SpfResult ?? auth.Sender.Spf.MailFrom.Result).ToKeyword(),
             Dkim = [.. d.Dkim.Select(k => new DmarcDkimEntry(k.Domain, k.Selector, DkimKeyword(k.Result), k.Aligned))],
             HasRecord = r is not null,
             Policy = r is null ? "none" : DmarcRecord.Keyword(r.Policy),
