@@ -1,4 +1,6 @@
+using System.Net;
 using System.Text;
+using Postern.Imap.Server;
 using Postern.Security.AuthResults;
 using Postern.Security.Dkim;
 using Postern.Smtp.Delivery;
@@ -76,5 +78,21 @@ public class PostfixAuthenticationTests
         // Postern's Received header (Postfix's own follows it) notes the DNSSEC status of the sender's domain.
         Assert.Contains("Received: from relay.test ([127.0.0.1]) (sender DNS signed.test DNSSEC-signed)", stored, StringComparison.Ordinal);
         Assert.Contains("by relay.test (Postfix)", stored, StringComparison.Ordinal);
+
+        // As a mail client sees it: the header section read back over IMAP (Python's imaplib).
+        await using var imap = new ImapServer(new ImapServerOptions { Listeners = [new ImapListener(new IPEndPoint(IPAddress.Loopback, 0), false)], MaxConnectionsPerIp = 10 }, postern.Store);
+        imap.Start();
+        const string script = """
+            import imaplib, sys
+            m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+            m.login('alice', sys.argv[2])
+            m.select('INBOX')
+            typ, data = m.fetch('1', '(BODY.PEEK[HEADER])')
+            sys.stdout.write(data[0][1].decode('utf-8', 'replace'))
+            m.logout()
+            """;
+        (int code, string header) = await PeerServers.RunAsync("python3", ["-c", script, imap.BoundEndPoints[0].Port.ToString(System.Globalization.CultureInfo.InvariantCulture), SmtpTestServer.Password]);
+        Assert.True(code == 0, header);
+        Assert.Contains(ar, header.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 }
