@@ -12,7 +12,6 @@ internal static class PosternCli
         root.Subcommands.Add(VersionCommand());
         root.Subcommands.Add(DnsCommands.Create());
         root.Subcommands.Add(DkimCommands.Create());
-        root.Subcommands.Add(DmarcCommands.Create());
         root.Subcommands.Add(LocalServeCommand.Create());
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(ServeCommand.CreateServe());
@@ -24,6 +23,7 @@ internal static class PosternCli
         root.Subcommands.Add(VerifyDataCommand.Create());
         root.Subcommands.Add(BackupCommand.Create());
         root.Subcommands.Add(CidCommand.Create());
+        root.Subcommands.Add(DmarcCommands.Create());
         // No @response-file expansion: "@example.com" is a catch-all address argument, not a file.
         ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return await parsed.InvokeAsync().ConfigureAwait(false);
