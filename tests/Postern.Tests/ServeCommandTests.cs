@@ -131,6 +131,15 @@ public class ServeCommandTests
         Assert.Contains("stopped", serve.Log, StringComparison.Ordinal);
         Assert.False(File.Exists(tmp.Sub("data/postern.ctl")));
         Assert.NotEqual(0, Cli.Run("stop", "--config", conf).ExitCode);
+
+        // The message's DMARC evaluation was kept for aggregate reports (DNS is unreachable here: temperror).
+        var evaluations = Cli.Run("dmarc", "evaluations", "--dir", tmp.Sub("data"));
+        Assert.True(evaluations.ExitCode == 0, evaluations.Stderr);
+        string line = Assert.Single(evaluations.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.True(line.Contains(" remote.test 127.0.0.1 dmarc=temperror dis=none p=- header-from=remote.test envelope-from=remote.test spf=temperror(remote.test) dkim=none", StringComparison.Ordinal), line);
+        Assert.Empty(Cli.Run("dmarc", "evaluations", "--dir", tmp.Sub("data"), "--domain", "other.test").Stdout);
+        Assert.Empty(Cli.Run("dmarc", "evaluations", "--dir", tmp.Sub("data"), "--day", "2001-01-01").Stdout);
+        Assert.Equal(1, Cli.Run("dmarc", "evaluations", "--dir", tmp.Sub("data"), "--day", "yesterday").ExitCode);
     }
 
     [Fact]

@@ -28,6 +28,9 @@ public sealed record IncomingVerdict
     /// <summary>Header fields to add at delivery (full lines with CRLF), e.g. Authentication-Results.</summary>
     public string? AddHeaders { get; init; }
 
+    /// <summary>A comment for the Received header's "from" clause (without parentheses), e.g. whether the sender's DNS is DNSSEC-signed.</summary>
+    public string? ReceivedComment { get; init; }
+
     /// <summary>Deliver into the account's Junk mailbox (special-use \Junk) instead of the usual one (DMARC quarantine).</summary>
     public bool Junk { get; init; }
 }

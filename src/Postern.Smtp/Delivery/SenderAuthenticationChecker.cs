@@ -35,14 +35,28 @@ public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticat
         }
         Evaluated?.Invoke(message, result);
         string headers = result.ReceivedSpf + "\r\n" + result.AuthenticationResults + "\r\n";
+        string? received = ReceivedComment(sender);
         return result.Disposition switch
         {
             DmarcPolicy.Reject => new IncomingVerdict
             {
                 Rejection = (550, "5.7.1", $"DMARC policy of {result.Dmarc.FromDomain} rejects this message (SPF and DKIM do not align with the From domain)"),
             },
-            DmarcPolicy.Quarantine => new IncomingVerdict { AddHeaders = headers, Junk = true },
-            _ => new IncomingVerdict { AddHeaders = headers },
+            DmarcPolicy.Quarantine => new IncomingVerdict { AddHeaders = headers, Junk = true, ReceivedComment = received },
+            _ => new IncomingVerdict { AddHeaders = headers, ReceivedComment = received },
         };
+    }
+
+    /// <summary>
+    /// The Received header's note on the sender's DNS (as mox records it): whether the SPF policy of
+    /// the MAIL FROM domain (or the HELO name, for bounces) came from DNSSEC-signed answers. Null
+    /// when no domain could be looked up.
+    /// </summary>
+    public static string? ReceivedComment(SenderAuthentication sender)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        Postern.Security.Spf.SpfCheckResult spf = sender.Spf.MailFrom;
+        if (spf.Domain.Length == 0) return null;
+        return sender.SenderDnssecSigned ? $"sender DNS {spf.Domain} DNSSEC-signed" : $"sender DNS {spf.Domain} not DNSSEC-signed";
     }
 }

@@ -72,6 +72,9 @@ public sealed record SmtpServerOptions
     /// <summary>Maps recipients to accounts; when null, the store's addresses, catch-alls and aliases are used.</summary>
     public IRecipientResolver? RecipientResolver { get; init; }
 
+    /// <summary>Checks of the client on the MX listener (DNS blocklists), at the first MAIL FROM of a connection.</summary>
+    public IReadOnlyList<ISmtpClientChecker> ClientCheckers { get; init; } = [];
+
     /// <summary>Checks run on each complete message before delivery (SPF/DKIM/DMARC will plug in here).</summary>
     public IReadOnlyList<IIncomingMessageChecker> MessageCheckers { get; init; } = [];
 

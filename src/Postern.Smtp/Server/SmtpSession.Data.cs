@@ -254,6 +254,7 @@ internal sealed partial class SmtpSession
         var incoming = new IncomingMessage(_remote, _helo ?? "", envelopeFrom, _recipients.Select(r => r.Address.ToString()).Concat(_queued.Select(q => q.Address)).ToList(),
             message.Headers, IsSecure, _authAccount, message.OpenRead);
         var checkerHeaders = new StringBuilder();
+        var receivedComments = new List<string>();
         bool junk = false;
         foreach (IIncomingMessageChecker checker in Options.MessageCheckers)
         {
@@ -264,6 +265,7 @@ internal sealed partial class SmtpSession
                 return;
             }
             checkerHeaders.Append(verdict.AddHeaders);
+            if (verdict.ReceivedComment is { Length: > 0 } comment) receivedComments.Add(comment);
             junk |= verdict.Junk;
         }
 
@@ -280,7 +282,7 @@ internal sealed partial class SmtpSession
             }
         }
 
-        string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null);
+        string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null, receivedComments);
         var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length);
         // The queue failed after these copies were stored and the client retries: not stored twice (SmtpSession.Queue.cs).
         string? partialKey = await PartialDeliveryKeyAsync(message, envelopeFrom, targets.Count).ConfigureAwait(false);
@@ -347,12 +349,16 @@ internal sealed partial class SmtpSession
     }
 
     /// <summary>RFC 5321 §4.4 trace field, with the TLS version and cipher and the encrypted connection id.</summary>
-    private string ReceivedHeader(MailCommand mail, string? singleRecipient)
+    private string ReceivedHeader(MailCommand mail, string? singleRecipient, List<string> fromComments)
     {
         // RFC 3848 / RFC 6531 §3.7.3 "with" protocol names.
         string with = !_esmtp ? "SMTP" : (mail.SmtpUtf8 ? "UTF8SMTP" : "ESMTP") + (IsSecure ? "S" : "") + (_authAccount is not null ? "A" : "");
         var sb = new StringBuilder("Received: from ");
-        sb.Append(_helo).Append(" ([").Append(_remote).Append("])\r\n\tby ").Append(Options.HostName).Append(" (Postern) with ").Append(with)
+        sb.Append(_helo).Append(" ([").Append(_remote).Append("])");
+        // The checkers' notes on the sender (whether its DNS is DNSSEC-signed), as RFC 5322 §3.6.7 comments.
+        foreach (string c in fromComments)
+            sb.Append(" (").Append(c.Replace('(', '[').Replace(')', ']').Replace('\r', ' ').Replace('\n', ' ')).Append(')');
+        sb.Append("\r\n\tby ").Append(Options.HostName).Append(" (Postern) with ").Append(with)
           .Append(" id ").Append(_cid);
         if (_tls is not null)
         {

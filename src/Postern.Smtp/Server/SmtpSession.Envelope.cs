@@ -117,6 +117,7 @@ internal sealed partial class SmtpSession
             _quit = true;
             return;
         }
+        await CheckClientAsync().ConfigureAwait(false);
         MailCommand mail = SmtpCommandParser.ParseMail(argument, new MailParameterSupport(RequireTls: IsSecure, FutureRelease: FutureReleaseOffered, Dsn: DsnOffered));
         if (!_esmtp && (mail.Size is not null || mail.Body != BodyType.SevenBit || mail.SmtpUtf8 || mail.RequireTls || mail.AuthParameter is not null
             || mail.Return is not null || mail.EnvelopeId is not null || mail.HoldFor is not null || mail.HoldUntil is not null))

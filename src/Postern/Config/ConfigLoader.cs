@@ -110,6 +110,11 @@ internal static class ConfigLoader
                 ctx.Error(at + ".hostname", $"\"{l.Hostname}\" is not a host name");
             if (l.MaxConnectionsPerIp < 1)
                 ctx.Error(at + ".max-connections-per-ip", "must be at least 1");
+            for (int i = 0; i < l.Dnsbl.Count; i++)
+            {
+                if (!IsHostName(l.Dnsbl[i].TrimEnd('.')))
+                    ctx.Error($"{at}.dnsbl[{i}]", $"\"{l.Dnsbl[i]}\" is not a DNS zone name (for example zen.spamhaus.org)");
+            }
             foreach (var (service, svc) in Services(l))
             {
                 if (!svc.Enabled) continue;

@@ -73,6 +73,9 @@ internal sealed class ListenerConfig
 
     [Doc("Most simultaneous connections from one IP address to the IMAP services (SMTP has its own per-IP and per-network limits).")]
     public int MaxConnectionsPerIp { get; set; } = 20;
+
+    [Doc("DNS blocklist zones (RFC 5782), for example zen.spamhaus.org, asked about each client of this listener's smtp service (never submission). A listed client gets 554 5.7.1 with the zone and the list's reason at MAIL FROM. Error answers (127.255.255.x, 127.0.0.1, addresses outside 127/8) and DNS failures are not listings: they are logged and the mail is accepted.")]
+    public List<string> Dnsbl { get; set; } = [];
 }
 
 [Doc("A service on a listener.")]

@@ -10,6 +10,7 @@ using Postern.Smtp.Delivery;
 using Postern.Imap.Server;
 using Postern.Security.Tls;
 using Postern.Smtp.Server;
+using Postern.Store.Reports;
 using Postern.Store.Sqlite;
 
 namespace Postern.Serve;
@@ -26,6 +27,7 @@ internal sealed class MailServer : IAsyncDisposable
     private DnsResolver? _dns;
     private ControlSocket? _control;
     private AcmeService? _acme;
+    private DmarcEvaluationRecorder? _dmarcEvaluations;
 
     public MailServer(LoadedConfig config, ILogger logger)
     {
@@ -76,6 +78,16 @@ internal sealed class MailServer : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
         {
             throw new StartException($"data-dir: cannot open the store in {data}: {e.Message}");
+        }
+
+        try
+        {
+            // DMARC evaluations for aggregate reports, in DATA/reports.db (not durable like mail: see docs/sender-authentication.md).
+            _dmarcEvaluations = new DmarcEvaluationRecorder(SqliteDmarcEvaluationStore.Open(data), _logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            throw new StartException($"data-dir: cannot open {SqliteDmarcEvaluationStore.FileName} in {data}: {e.Message}");
         }
 
         string tmp = Path.Combine(data, "tmp");
@@ -154,7 +166,13 @@ internal sealed class MailServer : IAsyncDisposable
             TempDirectory = tmp,
             ConnectionIdKey = connectionIdKey,
             // SPF, DKIM, DMARC and iprev on mail from other servers; authenticated submissions skip it.
-            MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(_dns!, new MessageAuthenticatorOptions { HostName = _config.Config.Hostname }))],
+            // Each DMARC evaluation is queued for the aggregate reports.
+            MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(_dns!, new MessageAuthenticatorOptions { HostName = _config.Config.Hostname }))
+            {
+                Evaluated = RecordDmarcEvaluation,
+            }],
+            // DNS blocklists of this listener, asked at MAIL FROM on the smtp service only.
+            ClientCheckers = l.Dnsbl.Count == 0 ? [] : [new DnsblClientChecker(_dns!, l.Dnsbl, _logger)],
         }, _store!, logger: _logger);
         _smtp.Add(smtp);
         try
@@ -167,6 +185,9 @@ internal sealed class MailServer : IAsyncDisposable
         }
         Endpoints.AddRange(smtp.BoundEndPoints.Select(ep => $"{name}: {listeners.First(x => x.EndPoint.Port == ep.Port).Kind.ToString().ToLowerInvariant()} {ep}"));
     }
+
+    private void RecordDmarcEvaluation(IncomingMessage message, MessageAuthentication result) =>
+        _dmarcEvaluations?.Record(DmarcEvaluationRecord.From(result, message.Recipients, DateTimeOffset.UtcNow));
 
     private static string BindHint(IOException e) =>
         e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied }
@@ -218,6 +239,8 @@ internal sealed class MailServer : IAsyncDisposable
         _acme = null;
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
+        if (_dmarcEvaluations is not null) await _dmarcEvaluations.DisposeAsync().ConfigureAwait(false);
+        _dmarcEvaluations = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -54,6 +54,19 @@ public class SenderAuthenticationTests
     }
 
     [Fact]
+    public async Task Received_notes_whether_the_senders_dns_is_dnssec_signed()
+    {
+        await using var s = await StartAsync();
+        await SendAsync(s, "news@good.test", "news@good.test", "250");
+        await SendAsync(s, "bounce@wary.test", "someone@no-dmarc.test", "250");
+        List<string> messages = await s.MessagesAsync("alice");
+        Assert.Equal(2, messages.Count);
+        string Received(string m) => m[m.IndexOf("Received: from", StringComparison.Ordinal)..m.IndexOf("\tby ", StringComparison.Ordinal)];
+        Assert.Contains("(sender DNS good.test DNSSEC-signed)", Received(messages.Single(m => m.Contains("Return-Path: <news@good.test>", StringComparison.Ordinal))), StringComparison.Ordinal);
+        Assert.Contains("(sender DNS wary.test not DNSSEC-signed)", Received(messages.Single(m => m.Contains("Return-Path: <bounce@wary.test>", StringComparison.Ordinal))), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Dmarc_reject_refuses_at_data()
     {
         await using var s = await StartAsync();

@@ -1,0 +1,282 @@
+// The embedded backend of the DMARC evaluation store: DATA/reports.db, its own SQLite database
+// with its own schema version, so that report data never slows or locks the mail databases.
+// Evaluations are report material, not mail: the database runs WAL with synchronous=NORMAL
+// (a crash or power loss may lose the last batches, never corrupts the file), and the recorder
+// in front of it drops evaluations rather than delay delivery (DmarcEvaluationRecorder).
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Postern.Store.Sqlite;
+
+namespace Postern.Store.Reports;
+
+/// <summary>DMARC evaluations in a SQLite database (DATA/reports.db).</summary>
+public sealed class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
+{
+    /// <summary>File name of the database in the data folder.</summary>
+    public const string FileName = "reports.db";
+
+    /// <summary>Schema version this code writes and reads.</summary>
+    public const int SchemaVersion = 1;
+
+    private const string Ddl = """
+        CREATE TABLE schema_version (version INTEGER NOT NULL);
+        CREATE TABLE dmarc_evaluation (
+            id INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,
+            policy_domain TEXT NOT NULL,
+            header_from TEXT NOT NULL,
+            source_ip TEXT NOT NULL,
+            envelope_from TEXT NOT NULL,
+            envelope_to TEXT NOT NULL,
+            result TEXT NOT NULL,
+            disposition TEXT NOT NULL,
+            dkim_aligned INTEGER NOT NULL,
+            spf_aligned INTEGER NOT NULL,
+            override TEXT NOT NULL,
+            reason TEXT,
+            spf_domain TEXT NOT NULL,
+            spf_result TEXT NOT NULL,
+            has_record INTEGER NOT NULL,
+            p TEXT NOT NULL,
+            sp TEXT,
+            pct INTEGER NOT NULL,
+            adkim TEXT NOT NULL,
+            aspf TEXT NOT NULL,
+            fo TEXT NOT NULL,
+            record TEXT NOT NULL,
+            record_dnssec INTEGER NOT NULL
+        );
+        CREATE INDEX dmarc_evaluation_time ON dmarc_evaluation(time);
+        CREATE INDEX dmarc_evaluation_domain_time ON dmarc_evaluation(policy_domain, time);
+        CREATE TABLE dmarc_dkim (
+            evaluation_id INTEGER NOT NULL REFERENCES dmarc_evaluation(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            domain TEXT NOT NULL,
+            selector TEXT NOT NULL,
+            result TEXT NOT NULL,
+            aligned INTEGER NOT NULL,
+            PRIMARY KEY (evaluation_id, position)
+        ) WITHOUT ROWID;
+        """;
+
+    private const string Columns = "id, time, policy_domain, header_from, source_ip, envelope_from, envelope_to, result, disposition, dkim_aligned, spf_aligned, override, reason, spf_domain, spf_result, has_record, p, sp, pct, adkim, aspf, fo, record, record_dnssec";
+
+    private readonly string _path;
+    private readonly SqliteConnection _writer;
+    private readonly SemaphoreSlim _lock = new(1, 1);
+
+    private SqliteDmarcEvaluationStore(string path, SqliteConnection writer)
+    {
+        _path = path;
+        _writer = writer;
+    }
+
+    /// <summary>Opens (creating when missing) DATA/reports.db.</summary>
+    /// <exception cref="StoreException">The database has a newer schema than this version of Postern knows.</exception>
+    public static SqliteDmarcEvaluationStore Open(string dataDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(dataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+        string path = Path.Combine(dataDirectory, FileName);
+        var conn = new SqliteConnection(Db.ConnectionString(path, readOnly: false));
+        try
+        {
+            conn.Open();
+            // Report data: WAL keeps readers (the CLI, the report sender) off the writer's back;
+            // synchronous=NORMAL because losing the last batch in a power cut is acceptable here.
+            Db.Exec(conn, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+            using (SqliteTransaction tx = conn.BeginTransaction())
+            {
+                bool exists = Db.Scalar(conn, tx, "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'") is not null;
+                if (!exists)
+                {
+                    Db.Exec(conn, tx, Ddl);
+                    Db.Exec(conn, tx, "INSERT INTO schema_version(version) VALUES ($v)", ("$v", SchemaVersion));
+                }
+                else
+                {
+                    long version = Convert.ToInt64(Db.Scalar(conn, tx, "SELECT version FROM schema_version") ?? 0L, CultureInfo.InvariantCulture);
+                    if (version > SchemaVersion)
+                        throw new StoreException($"{path} has schema version {version}; this Postern knows up to {SchemaVersion} (upgrade Postern)");
+                }
+                tx.Commit();
+            }
+            return new SqliteDmarcEvaluationStore(path, conn);
+        }
+        catch
+        {
+            conn.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether a data folder has a reports database.</summary>
+    public static bool Exists(string dataDirectory) => File.Exists(Path.Combine(dataDirectory, FileName));
+
+    /// <inheritdoc/>
+    public async Task AddAsync(IReadOnlyList<DmarcEvaluationRecord> evaluations, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(evaluations);
+        if (evaluations.Count == 0) return;
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using SqliteTransaction tx = _writer.BeginTransaction();
+            using SqliteCommand ins = Db.Command(_writer, tx, $"""
+                INSERT INTO dmarc_evaluation({Columns[4..]})
+                VALUES ($time, $pd, $hf, $ip, $ef, $et, $result, $dis, $da, $sa, $ov, $reason, $sd, $sr, $hr, $p, $sp, $pct, $adkim, $aspf, $fo, $record, $rd)
+                RETURNING id
+                """);
+            string[] names = ["$time", "$pd", "$hf", "$ip", "$ef", "$et", "$result", "$dis", "$da", "$sa", "$ov", "$reason", "$sd", "$sr", "$hr", "$p", "$sp", "$pct", "$adkim", "$aspf", "$fo", "$record", "$rd"];
+            foreach (string n in names) ins.Parameters.Add(new SqliteParameter(n, null));
+            using SqliteCommand dk = Db.Command(_writer, tx, "INSERT INTO dmarc_dkim(evaluation_id, position, domain, selector, result, aligned) VALUES ($id, $pos, $d, $s, $r, $a)");
+            foreach (string n in new[] { "$id", "$pos", "$d", "$s", "$r", "$a" }) dk.Parameters.Add(new SqliteParameter(n, null));
+            foreach (DmarcEvaluationRecord e in evaluations)
+            {
+                object?[] values =
+                [
+                    Db.ToUnixMs(e.Time), e.PolicyDomain, e.HeaderFrom, e.SourceIp, e.EnvelopeFrom, e.EnvelopeTo, e.Result, e.Disposition,
+                    e.DkimAligned ? 1 : 0, e.SpfAligned ? 1 : 0, e.Override, e.Reason, e.SpfDomain, e.SpfResult, e.HasRecord ? 1 : 0,
+                    e.Policy, e.SubdomainPolicy, e.Percent, e.DkimAlignment, e.SpfAlignment, e.FailureOptions, e.RecordText, e.RecordDnssecAuthentic ? 1 : 0,
+                ];
+                for (int i = 0; i < values.Length; i++) ins.Parameters[i].Value = values[i] ?? DBNull.Value;
+                long id = Convert.ToInt64(ins.ExecuteScalar(), CultureInfo.InvariantCulture);
+                for (int i = 0; i < e.Dkim.Count; i++)
+                {
+                    DmarcDkimEntry k = e.Dkim[i];
+                    dk.Parameters[0].Value = id;
+                    dk.Parameters[1].Value = i;
+                    dk.Parameters[2].Value = k.Domain;
+                    dk.Parameters[3].Value = k.Selector;
+                    dk.Parameters[4].Value = k.Result;
+                    dk.Parameters[5].Value = k.Aligned ? 1 : 0;
+                    dk.ExecuteNonQuery();
+                }
+            }
+            tx.Commit();
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<DmarcEvaluationRecord>> ListAsync(DateTimeOffset from, DateTimeOffset to, string? policyDomain = null, int limit = int.MaxValue, CancellationToken cancellationToken = default)
+    {
+        // Readers use their own connection (WAL: they never wait for the writer).
+        using var conn = new SqliteConnection(Db.ConnectionString(_path, readOnly: true));
+        await conn.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return Read(conn, from, to, policyDomain?.Trim().TrimEnd('.').ToLowerInvariant(), limit);
+    }
+
+    /// <summary>Reads evaluations from a reports database without opening it for writing (the CLI, while the server runs).</summary>
+    public static IReadOnlyList<DmarcEvaluationRecord> ReadOnlyList(string dataDirectory, DateTimeOffset from, DateTimeOffset to, string? policyDomain, int limit)
+    {
+        using var conn = new SqliteConnection(Db.ConnectionString(Path.Combine(dataDirectory, FileName), readOnly: true));
+        conn.Open();
+        long version = Convert.ToInt64(Db.Scalar(conn, null, "SELECT version FROM schema_version") ?? 0L, CultureInfo.InvariantCulture);
+        if (version > SchemaVersion)
+            throw new StoreException($"{FileName} has schema version {version}; this Postern knows up to {SchemaVersion} (upgrade Postern)");
+        return Read(conn, from, to, policyDomain?.Trim().TrimEnd('.').ToLowerInvariant(), limit);
+    }
+
+    private static List<DmarcEvaluationRecord> Read(SqliteConnection conn, DateTimeOffset from, DateTimeOffset to, string? policyDomain, int limit)
+    {
+        string where = "time >= $from AND time < $to" + (policyDomain is null ? "" : " AND policy_domain = $pd");
+        var rows = new List<(long Id, DmarcEvaluationRecord Record)>();
+        using (SqliteCommand cmd = Db.Command(conn, null, $"SELECT {Columns} FROM dmarc_evaluation WHERE {where} ORDER BY time, id LIMIT $limit",
+            ("$from", Db.ToUnixMs(from)), ("$to", Db.ToUnixMs(to)), ("$pd", policyDomain), ("$limit", limit)))
+        using (SqliteDataReader r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                rows.Add((r.GetInt64(0), new DmarcEvaluationRecord
+                {
+                    Time = Db.FromUnixMs(r.GetInt64(1)),
+                    PolicyDomain = r.GetString(2),
+                    HeaderFrom = r.GetString(3),
+                    SourceIp = r.GetString(4),
+                    EnvelopeFrom = r.GetString(5),
+                    EnvelopeTo = r.GetString(6),
+                    Result = r.GetString(7),
+                    Disposition = r.GetString(8),
+                    DkimAligned = r.GetInt64(9) != 0,
+                    SpfAligned = r.GetInt64(10) != 0,
+                    Override = r.GetString(11),
+                    Reason = Db.NullableString(r, 12),
+                    SpfDomain = r.GetString(13),
+                    SpfResult = r.GetString(14),
+                    HasRecord = r.GetInt64(15) != 0,
+                    Policy = r.GetString(16),
+                    SubdomainPolicy = Db.NullableString(r, 17),
+                    Percent = r.GetInt32(18),
+                    DkimAlignment = r.GetString(19),
+                    SpfAlignment = r.GetString(20),
+                    FailureOptions = r.GetString(21),
+                    RecordText = r.GetString(22),
+                    RecordDnssecAuthentic = r.GetInt64(23) != 0,
+                }));
+            }
+        }
+        if (rows.Count == 0) return [];
+        // The signatures of the rows read, in one range query over the same period.
+        var dkim = new Dictionary<long, List<DmarcDkimEntry>>();
+        using (SqliteCommand cmd = Db.Command(conn, null, """
+            SELECT k.evaluation_id, k.domain, k.selector, k.result, k.aligned FROM dmarc_dkim k
+            WHERE k.evaluation_id BETWEEN $lo AND $hi ORDER BY k.evaluation_id, k.position
+            """, ("$lo", rows.Min(x => x.Id)), ("$hi", rows.Max(x => x.Id))))
+        using (SqliteDataReader r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                long id = r.GetInt64(0);
+                if (!dkim.TryGetValue(id, out var list)) dkim[id] = list = [];
+                list.Add(new DmarcDkimEntry(r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4) != 0));
+            }
+        }
+        return [.. rows.Select(x => dkim.TryGetValue(x.Id, out var list) ? x.Record with { Dkim = list } : x.Record)];
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<DmarcDomainEvaluations>> ListByPolicyDomainAsync(DateOnly utcDay, CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<DmarcEvaluationRecord> all = await ListAsync(DmarcReportDay.Start(utcDay), DmarcReportDay.End(utcDay), null, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        return [.. all.GroupBy(e => e.PolicyDomain, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new DmarcDomainEvaluations(g.Key, [.. g]))];
+    }
+
+    /// <inheritdoc/>
+    public async Task<long> DeleteBeforeAsync(DateTimeOffset time, CancellationToken cancellationToken = default)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using SqliteTransaction tx = _writer.BeginTransaction();
+            Db.Exec(_writer, tx, "DELETE FROM dmarc_dkim WHERE evaluation_id IN (SELECT id FROM dmarc_evaluation WHERE time < $t)", ("$t", Db.ToUnixMs(time)));
+            long n = Db.Exec(_writer, tx, "DELETE FROM dmarc_evaluation WHERE time < $t", ("$t", Db.ToUnixMs(time)));
+            tx.Commit();
+            return n;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await _lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+            _lock.Dispose();
+        }
+    }
+}
