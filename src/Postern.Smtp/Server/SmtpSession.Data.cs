@@ -312,7 +312,7 @@ internal sealed partial class SmtpSession
         string? queueId = null;
         if (_queued.Count > 0)
         {
-            string queuedReceived = ReceivedHeader(mail, _recipients.Count + _queued.Count == 1 ? _queued[0].Address : null);
+            string queuedReceived = ReceivedHeader(mail, _recipients.Count + _queued.Count == 1 ? _queued[0].Address : null, receivedComments);
             queueId = await EnqueueSubmittedAsync(message, mail, envelopeFrom, queuedReceived + extraHeaders, partialKey).ConfigureAwait(false);
             if (queueId is null)
                 return;
