@@ -9,5 +9,9 @@ internal static class ConfigAdminCommands
     {
         config.Subcommands.Add(DomainCommands.Create());
         config.Subcommands.Add(AccountCommands.Create());
+        config.Subcommands.Add(DkimKeyCommands.Create());
+        config.Subcommands.Add(DnsRecordCommands.CreateRecords());
+        config.Subcommands.Add(DnsRecordCommands.CreateCheck());
+        config.Subcommands.Add(DnsRecordCommands.CreateAdminPassword());
     }
 }
