@@ -46,7 +46,7 @@ internal static class DomainDnsInputs
         var dkim = DkimKeyFolder.List(data, domain).Select(k => (k.Selector, k.Record)).ToList();
 
         CaaIssuer? caa = null;
-        if (c.Listeners.Values.Any(l => l.Tls.Acme) && c.Acme.DirectoryUrl.Length > 0)
+        if (c.Acme.DirectoryUrl.Length > 0)
         {
             var account = AcmeAccountRecord.TryLoad(Path.Combine(data, "acme"));
             if (account is not null && account.DirectoryUrl.TrimEnd('/') == c.Acme.DirectoryUrl.TrimEnd('/'))
