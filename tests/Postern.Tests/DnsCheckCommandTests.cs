@@ -22,11 +22,11 @@ public class DnsCheckCommandTests
         string dir = tmp.Sub("srv");
         Ok(Cli.Run("quickstart", "you@signed.test", "--hostname", "mail.signed.test", "--dir", dir, "--skip-checks"));
         string conf = Path.Combine(dir, "postern.conf"), data = Path.Combine(dir, "data");
-        Ok(Cli.Run("config", "domain", "add", "insecure.test", "--dir", data));
-        Ok(Cli.Run("config", "dkim", "add", "insecure.test", "--dir", data));
-
-        // insecure.test gets the printed set (its host is mail.signed.test, as for every domain of the server).
-        string insecureRecords = Cli.Run("config", "dnsrecords", "insecure.test", "--config", conf).Stdout;
+        // A second server, for insecure.test, whose zone gets exactly the printed set.
+        string dir2 = tmp.Sub("srv2");
+        Ok(Cli.Run("quickstart", "you@insecure.test", "--hostname", "mail.insecure.test", "--dir", dir2, "--skip-checks"));
+        string conf2 = Path.Combine(dir2, "postern.conf");
+        string insecureRecords = Cli.Run("config", "dnsrecords", "insecure.test", "--config", conf2).Stdout;
         // signed.test: the lab's own records (MX and A right, SPF, TLSA and CAA wrong) plus these.
         string signedRecords = Cli.Run("config", "dnsrecords", "signed.test", "--config", conf).Stdout;
         string Line(string start) => signedRecords.Split('\n').Single(l => l.StartsWith(start, StringComparison.Ordinal));
@@ -47,10 +47,13 @@ public class DnsCheckCommandTests
             [DnsLab.SignedZone] = signedExtra,
             [DnsLab.InsecureZone] = RecordLines(insecureRecords),
         });
-        string text = File.ReadAllText(conf);
-        text = text.Replace("\n  nameservers: []", $"\n  nameservers: [\"{lab.ResolverEndPoint}\"]", StringComparison.Ordinal)
-                   .Replace("trusted-nameservers: []", "trusted-nameservers: [127.0.0.1]", StringComparison.Ordinal);
-        File.WriteAllText(conf, text);
+        foreach (string c in new[] { conf, conf2 })
+        {
+            string text = File.ReadAllText(c);
+            text = text.Replace("\n  nameservers: []", $"\n  nameservers: [\"{lab.ResolverEndPoint}\"]", StringComparison.Ordinal)
+                       .Replace("trusted-nameservers: []", "trusted-nameservers: [127.0.0.1]", StringComparison.Ordinal);
+            File.WriteAllText(c, text);
+        }
 
         var signed = Cli.Run("config", "dnscheck", "signed.test", "--config", conf);
         Assert.True(signed.ExitCode == 1, signed.Stdout + signed.Stderr + lab.Log);
@@ -73,13 +76,12 @@ public class DnsCheckCommandTests
         Assert.DoesNotContain("NOTE", o, StringComparison.Ordinal); // signed.test is DNSSEC-authentic
 
         // A complete zone passes, with a note that DANE needs DNSSEC (insecure.test is not signed).
-        var insecure = Cli.Run("config", "dnscheck", "insecure.test", "--config", conf);
+        var insecure = Cli.Run("config", "dnscheck", "insecure.test", "--config", conf2);
         Assert.True(insecure.ExitCode == 0, insecure.Stdout + insecure.Stderr);
         Assert.Contains("insecure.test: all ", insecure.Stdout, StringComparison.Ordinal);
         Assert.Contains("NOTE insecure.test. is not DNSSEC-authentic", insecure.Stdout, StringComparison.Ordinal);
         Assert.Contains("DANE needs a DNSSEC-signed zone", insecure.Stdout, StringComparison.Ordinal);
 
-        // A domain whose MX points elsewhere.
         Assert.NotEqual(0, Cli.Run("config", "dnscheck", "example.org", "--config", conf).ExitCode); // not local
     }
 }
