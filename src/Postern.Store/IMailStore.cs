@@ -53,8 +53,33 @@ public interface IAccountDirectory
     /// <summary>Sets the mailbox that mail to an address is delivered to (null: INBOX). False when the address does not exist.</summary>
     Task<bool> SetAddressMailboxAsync(string address, string? mailbox, CancellationToken cancellationToken = default);
 
-    /// <summary>Whether any address, catch-all or alias is configured in <paramref name="domain"/> (compared case-insensitively).</summary>
+    /// <summary>Whether <paramref name="domain"/> (A-labels, compared case-insensitively) is a local domain: added with <see cref="AddDomainAsync"/>, or by adding an address or alias in it.</summary>
     Task<bool> IsLocalDomainAsync(string domain, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes a domain (A-labels) local; false when it already was.</summary>
+    Task<bool> AddDomainAsync(string domain, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes a local domain. Throws <see cref="DomainInUseException"/> while addresses or aliases use it, unless
+    /// <paramref name="removeAddresses"/> is set: then they are removed with it, in the same transaction.
+    /// </summary>
+    Task<DomainRemoval> RemoveDomainAsync(string domain, bool removeAddresses, CancellationToken cancellationToken = default);
+
+    /// <summary>The local domains, by name, with how many addresses and aliases each has.</summary>
+    Task<IReadOnlyList<DomainInfo>> ListDomainsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Adds members to an alias in one transaction (members already present are kept once). Throws <see cref="AliasNotFoundException"/>.</summary>
+    Task<AliasInfo> AddAliasMembersAsync(string address, IReadOnlyList<string> members, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes members from an alias in one transaction; each must be a member, and one must remain. Throws <see cref="AliasNotFoundException"/>.</summary>
+    Task<AliasInfo> RemoveAliasMembersAsync(string address, IReadOnlyList<string> members, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes an account with its addresses and delivery rules in one transaction; refuses (<see cref="StoreException"/>)
+    /// while one of its addresses is an alias member. The account's mail is not deleted: it is moved aside, and the
+    /// place is returned (null when the account had no mail folder).
+    /// </summary>
+    Task<string?> RemoveAccountAsync(string accountName, CancellationToken cancellationToken = default);
 
     /// <summary>Creates an alias: mail to <paramref name="address"/> goes to each member (local addresses). Throws <see cref="AddressExistsException"/>.</summary>
     Task AddAliasAsync(string address, IReadOnlyList<string> members, bool membersMaySend = false, CancellationToken cancellationToken = default);

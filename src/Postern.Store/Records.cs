@@ -141,6 +141,19 @@ public sealed record AddressTarget(string Account, string? Mailbox);
 /// <param name="MembersMaySend">Whether accounts of members may use the alias as From when submitting.</param>
 public sealed record AliasInfo(string Address, IReadOnlyList<string> Members, bool MembersMaySend);
 
+/// <summary>A local domain.</summary>
+/// <param name="Name">The domain, lower-case A-labels.</param>
+/// <param name="Created">When it was added (for domains of older data folders: when the folder was upgraded).</param>
+/// <param name="Addresses">How many addresses (catch-all included) are in the domain.</param>
+/// <param name="Aliases">How many aliases are in the domain.</param>
+public sealed record DomainInfo(string Name, DateTimeOffset Created, int Addresses, int Aliases);
+
+/// <summary>What <see cref="IAccountDirectory.RemoveDomainAsync"/> did.</summary>
+/// <param name="Removed">False when the domain was not a local domain.</param>
+/// <param name="Addresses">Addresses removed with it.</param>
+/// <param name="Aliases">Aliases removed with it.</param>
+public sealed record DomainRemoval(bool Removed, int Addresses, int Aliases);
+
 /// <summary>What a delivery rule matches on.</summary>
 public enum DeliveryRuleField
 {

@@ -80,3 +80,24 @@ public sealed class MessageNotFoundException(long mailboxId, uint uid) : StoreEx
     /// <summary>The UID.</summary>
     public uint Uid { get; } = uid;
 }
+
+/// <summary>The domain still has addresses or aliases.</summary>
+public sealed class DomainInUseException(string domain, int addresses, int aliases)
+    : StoreException($"domain {domain} still has {addresses} address(es) and {aliases} alias(es)")
+{
+    /// <summary>The domain.</summary>
+    public string Domain { get; } = domain;
+
+    /// <summary>How many addresses are in the domain.</summary>
+    public int Addresses { get; } = addresses;
+
+    /// <summary>How many aliases are in the domain.</summary>
+    public int Aliases { get; } = aliases;
+}
+
+/// <summary>The alias does not exist.</summary>
+public sealed class AliasNotFoundException(string address) : StoreException($"alias {address} not found")
+{
+    /// <summary>The alias address.</summary>
+    public string Address { get; } = address;
+}

@@ -137,6 +137,10 @@ public class AcmeServeTests
             Assert.True(x.Build(served));
         }
         Assert.True(File.Exists(tmp.Sub("data/acme/account-key.pem")));
+        // The account URL is kept for CAA accounturi records (RFC 8657, `config dnsrecords`).
+        var account = Postern.Security.Acme.AcmeAccountRecord.TryLoad(tmp.Sub("data/acme"));
+        Assert.NotNull(account);
+        Assert.StartsWith("https://", account.AccountUrl, StringComparison.Ordinal);
 
         var stop = Cli.Run("stop", "--config", tmp.Sub("postern.conf"));
         Assert.True(stop.ExitCode == 0, stop.Stderr);

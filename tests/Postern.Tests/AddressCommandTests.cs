@@ -11,6 +11,13 @@ public class AddressCommandTests
         Cli.AddAccount(data, "alice");
         Cli.AddAccount(data, "bob");
 
+        // An address of a domain that is not local is refused, with the command that adds the domain.
+        var unknown = Cli.Run("config", "address", "add", "alice@example.org", "alice", "--dir", data);
+        Assert.NotEqual(0, unknown.ExitCode);
+        Assert.Contains("postern config domain add example.org", unknown.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, Cli.Run("config", "domain", "add", "example.org", "--dir", data).ExitCode);
+        Assert.Equal(0, Cli.Run("config", "domain", "add", "EXAMPLE.net.", "--dir", data).ExitCode);
+
         Assert.Equal(0, Cli.Run("config", "address", "add", "Alice@Example.ORG", "alice", "--dir", data).ExitCode);
         Assert.Equal(0, Cli.Run("config", "address", "add", "bob@example.org", "bob", "--mailbox", "Archive", "--dir", data).ExitCode);
         Assert.Equal(0, Cli.Run("config", "address", "add", "@example.net", "bob", "--dir", data).ExitCode);

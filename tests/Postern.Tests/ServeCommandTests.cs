@@ -102,6 +102,50 @@ public class ServeCommandTests
     }
 
     [Fact]
+    public async Task Domains_addresses_and_aliases_added_with_the_cli_apply_to_a_running_server_at_once()
+    {
+        using var tmp = new TempFolder();
+        var (conf, _, _, smtpPort) = await SetupAsync(tmp);
+        string data = tmp.Sub("data");
+        using var serve = ServeProcess.Start(conf);
+        serve.WaitForLog("serving mail.test");
+
+        // Not local yet: the MX refuses the recipient (no relaying).
+        using (var smtp = new System.Net.Mail.SmtpClient("127.0.0.1", smtpPort))
+            Assert.ThrowsAny<System.Net.Mail.SmtpException>(() => smtp.Send("someone@remote.test", "team@live.test", "early", "refused"));
+
+        void Ok(params string[] args)
+        {
+            var r = Cli.Run([.. args, "--dir", data]);
+            Assert.True(r.ExitCode == 0, string.Join(' ', args) + ": " + r.Stderr + r.Stdout);
+        }
+        Ok("config", "domain", "add", "live.test");
+        Ok("config", "account", "add", "bob");
+        Ok("config", "address", "add", "bob@live.test", "bob");
+        Ok("config", "alias", "add", "team@live.test", "bob@live.test");
+        Ok("config", "alias", "addmember", "team@live.test", "alice@mail.test");
+
+        using (var smtp = new System.Net.Mail.SmtpClient("127.0.0.1", smtpPort))
+        {
+            smtp.Send("someone@remote.test", "team@live.test", "to the team", "without a restart");
+            // An unknown address of the now-local domain is refused, not relayed.
+            Assert.ThrowsAny<System.Net.Mail.SmtpException>(() => smtp.Send("someone@remote.test", "nobody@live.test", "x", "y"));
+        }
+        Assert.Contains("Subject: to the team", (await Cli.ReadAccountAsync(data, "bob"))["INBOX"].Single().Text, StringComparison.Ordinal);
+        Assert.Contains("Subject: to the team", (await Cli.ReadAccountAsync(data, "alice"))["INBOX"].Single().Text, StringComparison.Ordinal);
+
+        // Removing works the same way: the alias member and then the whole domain.
+        Ok("config", "alias", "rmmember", "team@live.test", "alice@mail.test");
+        Ok("config", "domain", "rm", "live.test", "--with-addresses");
+        using (var smtp = new System.Net.Mail.SmtpClient("127.0.0.1", smtpPort))
+            Assert.ThrowsAny<System.Net.Mail.SmtpException>(() => smtp.Send("someone@remote.test", "bob@live.test", "late", "refused"));
+
+        var stop = Cli.Run("stop", "--config", conf);
+        Assert.True(stop.ExitCode == 0, stop.Stderr + stop.Stdout);
+        Assert.True(serve.Process.WaitForExit(30_000));
+    }
+
+    [Fact]
     public async Task Serve_answers_on_its_listeners_and_stop_ends_it_cleanly()
     {
         using var tmp = new TempFolder();

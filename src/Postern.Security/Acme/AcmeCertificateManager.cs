@@ -218,7 +218,9 @@ public sealed class AcmeCertificateManager : IDisposable
         var client = new AcmeClient(_options.Client, _accountKey, _logger);
         try
         {
-            await client.RegisterAccountAsync(_options.ContactEmails, _options.Binding, cancellationToken).ConfigureAwait(false);
+            string accountUrl = await client.RegisterAccountAsync(_options.ContactEmails, _options.Binding, cancellationToken).ConfigureAwait(false);
+            var directory = await client.GetDirectoryAsync(cancellationToken).ConfigureAwait(false);
+            RememberAccount(new AcmeAccountRecord(_options.Client.DirectoryUri.AbsoluteUri, accountUrl, directory.CaaIdentities));
         }
         catch
         {
@@ -227,6 +229,23 @@ public sealed class AcmeCertificateManager : IDisposable
         }
         _client = client;
         return client;
+    }
+
+    /// <summary>Writes account.json when it changed, for CAA records (`postern config dnsrecords`).</summary>
+    private void RememberAccount(AcmeAccountRecord record)
+    {
+        var known = AcmeAccountRecord.TryLoad(_options.StateDirectory);
+        if (known is not null && known.DirectoryUrl == record.DirectoryUrl && known.AccountUrl == record.AccountUrl &&
+            known.CaaIdentities.SequenceEqual(record.CaaIdentities, StringComparer.Ordinal))
+            return;
+        try
+        {
+            WriteDurably(Path.Combine(_options.StateDirectory, AcmeAccountRecord.FileName), record.ToJson());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("acme cannot write {File}: {Error}", AcmeAccountRecord.FileName, e.Message);
+        }
     }
 
     private AcmeAccountKey LoadOrCreateAccountKey()

@@ -5,7 +5,7 @@ namespace Postern.Store.Sqlite;
 /// <summary>Database schemas. <c>schema_version</c> holds the version so later migrations know where to start.</summary>
 internal static class Schema
 {
-    public const int GlobalVersion = 2;
+    public const int GlobalVersion = 3;
     public const int AccountVersion = 1;
 
     private const string GlobalDdl = """
@@ -57,6 +57,18 @@ internal static class Schema
             mailbox TEXT NOT NULL
         );
         CREATE INDEX delivery_rule_account ON delivery_rule(account, id);
+        """,
+        // 2 -> 3 (administration): the local domains as a table of their own, so that a domain is
+        // local before it has an address and `config domain rm` can refuse while addresses use it.
+        // Existing data folders keep working: every domain of an address or alias becomes a domain.
+        """
+        CREATE TABLE domain (
+            name TEXT PRIMARY KEY,
+            created INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO domain (name, created)
+            SELECT DISTINCT substr(address, instr(address, '@') + 1), CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM address
+            UNION SELECT DISTINCT substr(address, instr(address, '@') + 1), CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM alias;
         """,
     ];
 

@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 namespace Postern.Store.Sqlite;
 
 /// <summary>The global database (<c>postern.db</c>): accounts, credentials, quota limits, addresses, login attempts.</summary>
-internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path) : IAccountDirectory
+internal sealed partial class SqliteAccountDirectory(SqliteMailStore owner, string path) : IAccountDirectory
 {
     /// <summary>Login attempts older than this are pruned.</summary>
     public static readonly TimeSpan LoginAttemptRetention = TimeSpan.FromDays(30);
@@ -45,14 +45,14 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
 
     private SqliteConnection Writer => _writer ?? throw new ObjectDisposedException(nameof(SqliteMailStore));
 
-    private SqliteConnection OpenReader()
+    internal SqliteConnection OpenReader()
     {
         var conn = new SqliteConnection(_readConnectionString);
         conn.Open();
         return conn;
     }
 
-    private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> action, CancellationToken ct)
+    internal async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> action, CancellationToken ct)
     {
         await _writeLock.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -140,7 +140,7 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
     }
 
     /// <summary>Addresses are stored lower-cased (invariant): lookups ignore case, as nearly every mail system does for local parts.</summary>
-    private static string NormalizeAddress(string address)
+    internal static string NormalizeAddress(string address)
     {
         address = address.Trim();
         if (address.Length == 0 || address.Length > MaxAddressLength || !address.Contains('@', StringComparison.Ordinal))
@@ -156,6 +156,7 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
             if (Db.Scalar(c, tx, "SELECT 1 FROM account WHERE name = $n", ("$n", accountName)) is null) throw new AccountNotFoundException(accountName);
             if (Db.Scalar(c, tx, "SELECT 1 FROM address WHERE address = $a", ("$a", a)) is not null) throw new AddressExistsException(a);
             if (Db.Scalar(c, tx, "SELECT 1 FROM alias WHERE address = $a", ("$a", a)) is not null) throw new AddressExistsException(a);
+            EnsureDomain(c, tx, a);
             return Db.Exec(c, tx, "INSERT INTO address (address, account) VALUES ($a, $n)", ("$a", a), ("$n", accountName));
         }, cancellationToken);
     }
@@ -205,22 +206,6 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         return WriteAsync((c, tx) => Db.Exec(c, tx, "UPDATE address SET mailbox = $m WHERE address = $a", ("$m", mailbox), ("$a", a)) > 0, cancellationToken);
     }
 
-    public Task<bool> IsLocalDomainAsync(string domain, CancellationToken cancellationToken = default)
-    {
-        string d = domain.Trim().TrimEnd('.').ToLowerInvariant();
-        if (d.Length == 0)
-            return Task.FromResult(false);
-        return Task.FromResult(Cache.Get(CachedLocalDomain, d, key =>
-        {
-            using var conn = OpenReader();
-            // Same expressions as the address_domain and alias_domain indexes, so both are index lookups.
-            return Db.Scalar(conn, null, """
-                SELECT 1 WHERE EXISTS (SELECT 1 FROM address WHERE substr(address, instr(address, '@') + 1) = $d)
-                    OR EXISTS (SELECT 1 FROM alias WHERE substr(address, instr(address, '@') + 1) = $d)
-                """, ("$d", key)) is not null;
-        }));
-    }
-
     public Task AddAliasAsync(string address, IReadOnlyList<string> members, bool membersMaySend = false, CancellationToken cancellationToken = default)
     {
         string a = NormalizeAddress(address);
@@ -231,6 +216,7 @@ internal sealed class SqliteAccountDirectory(SqliteMailStore owner, string path)
         {
             if (Db.Scalar(c, tx, "SELECT 1 FROM address WHERE address = $a UNION ALL SELECT 1 FROM alias WHERE address = $a", ("$a", a)) is not null)
                 throw new AddressExistsException(a);
+            EnsureDomain(c, tx, a);
             return Db.Exec(c, tx, "INSERT INTO alias (address, members, members_may_send) VALUES ($a, $m, $s)", ("$a", a), ("$m", list), ("$s", membersMaySend ? 1 : 0));
         }, cancellationToken);
     }

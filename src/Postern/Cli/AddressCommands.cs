@@ -28,6 +28,7 @@ internal static class AddressCommands
             string name = parse.GetValue(account)!;
             if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null)
                 return CliCommon.Fail($"account {name} not found");
+            if (await UnknownDomainAsync(store, a, ct).ConfigureAwait(false) is { } unknown) return CliCommon.Fail(unknown);
             await store.Directory.AddAddressAsync(a, name, ct).ConfigureAwait(false);
             if (parse.GetValue(mailbox) is { } mb)
                 await store.Directory.SetAddressMailboxAsync(a, mb, ct).ConfigureAwait(false);
@@ -91,11 +92,8 @@ internal static class AddressCommands
             }
             await using var store = CliCommon.OpenExisting(parse.GetValue(dir)!);
             if (store is null) return CliCommon.ExitError;
-            foreach (var m in list)
-            {
-                if (await store.Directory.LookupAddressTargetAsync(m, ct).ConfigureAwait(false) is null)
-                    return CliCommon.Fail($"{m} is not a local address");
-            }
+            if (await UnknownDomainAsync(store, a, ct).ConfigureAwait(false) is { } unknown) return CliCommon.Fail(unknown);
+            if (await NotLocalAsync(store, list, ct).ConfigureAwait(false) is { } notLocal) return CliCommon.Fail(notLocal);
             await store.Directory.AddAliasAsync(a, list, parse.GetValue(maySend), ct).ConfigureAwait(false);
             Console.Out.WriteLine($"{a} -> {string.Join(", ", list)}");
             return CliCommon.ExitOk;
@@ -126,7 +124,67 @@ internal static class AddressCommands
         cmd.Subcommands.Add(add);
         cmd.Subcommands.Add(rm);
         cmd.Subcommands.Add(list);
+        cmd.Subcommands.Add(MemberCommand(adding: true));
+        cmd.Subcommands.Add(MemberCommand(adding: false));
         return cmd;
+    }
+
+    /// <summary>`alias addmember|rmmember ALIAS MEMBER...`: one transaction each, so a delivery never sees half the change.</summary>
+    private static Command MemberCommand(bool adding)
+    {
+        var address = new Argument<string>("ALIAS");
+        var members = new Argument<string[]>("MEMBER") { Arity = ArgumentArity.OneOrMore, Description = adding ? "Local addresses to add." : "Members to remove." };
+        var dir = CliCommon.DataDirectoryOption();
+        var cmd = new Command(adding ? "addmember" : "rmmember", adding ? "Add members to an alias." : "Remove members from an alias (one must remain).")
+        {
+            address, members, dir,
+        };
+        cmd.SetAction((parse, ct) => CliCommon.GuardAsync(async () =>
+        {
+            string a = Normalize(parse.GetValue(address)!, out string? error);
+            if (error is not null || a.StartsWith('@')) return CliCommon.Fail(error ?? "an alias is a full address");
+            var list = new List<string>();
+            foreach (var m in parse.GetValue(members)!)
+            {
+                string n = Normalize(m, out string? e);
+                if (e is not null || n.StartsWith('@')) return CliCommon.Fail(e ?? $"{m}: a member is a full address");
+                list.Add(n);
+            }
+            await using var store = CliCommon.OpenExisting(parse.GetValue(dir)!);
+            if (store is null) return CliCommon.ExitError;
+            AliasInfo alias;
+            if (adding)
+            {
+                if (await NotLocalAsync(store, list, ct).ConfigureAwait(false) is { } notLocal) return CliCommon.Fail(notLocal);
+                alias = await store.Directory.AddAliasMembersAsync(a, list, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                alias = await store.Directory.RemoveAliasMembersAsync(a, list, ct).ConfigureAwait(false);
+            }
+            Console.Out.WriteLine($"{alias.Address} -> {string.Join(", ", alias.Members)}");
+            return CliCommon.ExitOk;
+        }));
+        return cmd;
+    }
+
+    /// <summary>An error when the address's domain is not local: adding it silently would turn a typo into a domain this server claims.</summary>
+    private static async Task<string?> UnknownDomainAsync(IMailStore store, string address, CancellationToken ct)
+    {
+        string domain = address[(address.LastIndexOf('@') + 1)..];
+        return await store.Directory.IsLocalDomainAsync(domain, ct).ConfigureAwait(false)
+            ? null
+            : $"{domain} is not a local domain; add it first with `postern config domain add {domain}`";
+    }
+
+    private static async Task<string?> NotLocalAsync(IMailStore store, IEnumerable<string> members, CancellationToken ct)
+    {
+        foreach (var m in members)
+        {
+            if (await store.Directory.LookupAddressTargetAsync(m, ct).ConfigureAwait(false) is null)
+                return $"{m} is not a local address";
+        }
+        return null;
     }
 
     /// <summary>Lower-cases the domain (IDNA A-labels) and checks the syntax; "@domain" is kept as a catch-all.</summary>

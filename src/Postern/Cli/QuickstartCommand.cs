@@ -62,11 +62,12 @@ internal static class QuickstartCommand
 
         // Data folder: account, addresses, password.
         string password = CliCommon.GeneratePassword();
-        string you = localPart + "@" + domain, postmaster = "postmaster@" + domain, reports = "dmarc-reports@" + domain;
+        string you = localPart + "@" + domain, postmaster = "postmaster@" + domain, reports = "dmarc-reports@" + domain, tlsReports = "tls-reports@" + domain;
         await using (var store = SqliteMailStore.Open(data))
         {
+            await store.Directory.AddDomainAsync(domain, ct).ConfigureAwait(false);
             await store.Directory.CreateAccountAsync(accountName, cancellationToken: ct).ConfigureAwait(false);
-            foreach (var a in new[] { you, postmaster, reports }.Distinct(StringComparer.OrdinalIgnoreCase))
+            foreach (var a in new[] { you, postmaster, reports, tlsReports }.Distinct(StringComparer.OrdinalIgnoreCase))
                 await store.Directory.AddAddressAsync(a, accountName, ct).ConfigureAwait(false);
             await store.Directory.SetCredentialsAsync(accountName, PasswordSecrets.Derive(password, new PasswordSecretsOptions { IncludeCramMd5 = true }), ct).ConfigureAwait(false);
         }
@@ -77,18 +78,13 @@ internal static class QuickstartCommand
         Directory.CreateDirectory(tls);
         keys.WriteSelfSigned([host], Path.Combine(tls, host + ".crt"), Path.Combine(tls, host + ".key"), TimeSpan.FromDays(365));
 
-        // DKIM keys: DATA/dkim/DOMAIN/SELECTOR.pem, selectors named by year and month.
-        string dkimDir = Path.Combine(data, "dkim", domain);
-        Directory.CreateDirectory(dkimDir);
-        string month = DateTime.UtcNow.ToString("yyyyMM", System.Globalization.CultureInfo.InvariantCulture);
-        var dkimKeys = new List<(string Selector, string Record)>();
-        foreach (var (selector, make) in new (string, Func<Security.Dkim.DkimPrivateKey>)[]
-                 { ($"{month}e", Security.Dkim.DkimPrivateKey.GenerateEd25519), ($"{month}r", () => Security.Dkim.DkimPrivateKey.GenerateRsa(2048)) })
-        {
-            using var key = make();
-            HostKeys.WritePrivate(Path.Combine(dkimDir, selector + ".pem"), key.ToPem());
-            dkimKeys.Add((selector, key.DnsRecordText()));
-        }
+        // DKIM keys: DATA/dkim/DOMAIN/SELECTOR.pem, selectors named by year and month (as `config dkim add` does).
+        DkimKeyFolder.Generate(data, domain, rsa: false);
+        DkimKeyFolder.Generate(data, domain, rsa: true);
+
+        // The admin password (admin web pages), stored hashed like account passwords.
+        string adminPassword = CliCommon.GeneratePassword();
+        AdminPassword.Set(data, adminPassword);
 
         // The configuration, commented.
         var config = new ServerConfig
@@ -108,6 +104,10 @@ internal static class QuickstartCommand
                     Imaps = new ServiceConfig { Enabled = true, Port = 993 },
                 },
             },
+            // Filled in but not yet used (tls.acme is false): validation needs the DNS records printed
+            // below to be published first, and attempts before that only fail (and count against the
+            // CA's rate limits). Turning on `tls.acme: true` is then the only step.
+            Acme = new AcmeConfig { DirectoryUrl = LetsEncryptDirectory, ContactEmail = you },
         };
         string text = ConfigDescriber.Describe(config);
         _ = ConfigLoader.Parse(text, confPath); // what we write must load
@@ -121,8 +121,9 @@ internal static class QuickstartCommand
             warnings = await SystemChecks.RunAsync(host, publicIPs, resolver).ConfigureAwait(false);
         }
 
-        var records = DnsRecordSet.Build(new DnsRecordInputs(domain, host, publicIPs, [.. keys.TlsaDigests().Select(t => t.Sha256)],
-            reports, ImapsPort: 993, SubmissionsPort: 465, SmtpMx: true, dkimKeys));
+        string records;
+        await using (var store = SqliteMailStore.Open(data))
+            records = DnsRecordSet.Build(await DomainDnsInputs.BuildAsync(new LoadedConfig(config, confPath), store, domain, publicIPs, ct).ConfigureAwait(false));
 
         var o = new StringBuilder();
         o.Append(System.Globalization.CultureInfo.InvariantCulture, $"""
@@ -131,20 +132,27 @@ internal static class QuickstartCommand
               data/          databases, message files, host keys (data/hostkeys), certificates (data/tls)
                              and DKIM keys (data/dkim)
 
-            Account "{accountName}" with the addresses {you}, {postmaster} and {reports}.
+            Domain {domain} and account "{accountName}" with the addresses {you}, {postmaster}, {reports} and {tlsReports}.
             Log in with user {you} and this password, printed only now (store it in a password manager):
 
                 {password}
 
-            Change it later with: postern account password {accountName} --dir {data}
+            Change it later with: postern config account password {accountName} --dir {data}
+
+            The administrator password (for the admin web pages), also printed only now:
+
+                {adminPassword}
+
+            Change it with: postern config adminpassword --dir {data}
 
             """);
         o.Append("\n").Append(records).Append('\n');
         o.Append(System.Globalization.CultureInfo.InvariantCulture, $"""
-            The certificate in data/tls is self-signed (mail clients will warn) until you replace it with
-            one from a certificate authority: put the PEM files there, or point key-certs in postern.conf
-            at them. Request it for the host key data/hostkeys/ecdsa-p256.pem, so that TLSA records made
-            from the host keys stay valid.
+            The certificate in data/tls is self-signed (mail clients will warn). Once the DNS records above
+            are published and ports 443 or 80 reach this server, set `acme: true` under the listener's tls
+            in postern.conf: the acme section is filled in for Let's Encrypt, and certificates are then
+            obtained and renewed on the host key data/hostkeys/ecdsa-p256.pem, so the TLSA records stay
+            valid. Check the DNS records with: postern config dnscheck {domain} --config {confPath}
 
             To run Postern as a service, create a user "postern" owning {root}, and save this as
             /etc/systemd/system/postern.service, then run: systemctl enable --now postern
@@ -161,6 +169,9 @@ internal static class QuickstartCommand
         Console.Out.Write(o.ToString());
         return CliCommon.ExitOk;
     }
+
+    /// <summary>Let's Encrypt's production ACME directory.</summary>
+    internal const string LetsEncryptDirectory = "https://acme-v02.api.letsencrypt.org/directory";
 
     /// <summary>An account name from a local part: lower case, letters, digits, '.', '-' and '_'.</summary>
     internal static string AccountNameFor(string localPart)

@@ -71,10 +71,12 @@ internal static class ServeCommand
             Console.Out.Write(ConfigDescriber.Describe());
             return CliCommon.ExitOk;
         });
-        return new Command("config", "Check and describe the configuration; manage addresses and aliases.")
+        var cmd = new Command("config", "Check and describe the configuration; manage domains, accounts, addresses, aliases, DKIM keys and DNS records.")
         {
             test, describe, AddressCommands.CreateAddress(), AddressCommands.CreateAlias(),
         };
+        ConfigAdminCommands.AddTo(cmd);
+        return cmd;
     }
 
     private static LoadedConfig? Load(string path)
