@@ -78,6 +78,21 @@ public class SmarthostTests
     }
 
     [Fact]
+    public async Task Scram_sha_256_is_preferred_over_plain()
+    {
+        await using var peer = FakeSmtpPeer.StartStandard(new PeerBehavior { Extensions = ["AUTH PLAIN SCRAM-SHA-256 LOGIN"] });
+        var transport = new SmarthostTransport(new SmarthostOptions
+        {
+            Host = "127.0.0.1", Port = peer.Port, Tls = SmarthostTlsMode.None, UserName = "u", Password = "p",
+            Client = new SmtpClientOptions { Timeouts = ShortTimeouts },
+        });
+        OutboundResult r = await transport.DeliverAsync(Request(Message(), "a@example.test"), CancellationToken.None);
+        Assert.False(r.Recipients[0].Delivered); // the fake peer knows no AUTH: 502
+        Assert.Contains(peer.Transcript, l => l.StartsWith("AUTH SCRAM-SHA-256 ", StringComparison.Ordinal));
+        Assert.DoesNotContain(peer.Transcript, l => l.StartsWith("AUTH PLAIN", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_plain_relay_without_auth()
     {
         await using var server = await SmtpTestServer.StartAsync();
