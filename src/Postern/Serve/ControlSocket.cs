@@ -33,6 +33,14 @@ internal sealed class ControlSocket : IAsyncDisposable
         _loop = AcceptLoopAsync();
     }
 
+    /// <summary>Throws when a server already answers on DATA/postern.ctl: checked before any listener opens, so that is the error reported.</summary>
+    public static async Task EnsureNoServerRunningAsync(string dataDirectory)
+    {
+        string path = Path.Combine(dataDirectory, FileName);
+        if (File.Exists(path) && await TrySendAsync(dataDirectory, "ping", TimeSpan.FromSeconds(2)).ConfigureAwait(false) is not null)
+            throw new IOException($"another postern server is running on {dataDirectory} (its control socket {path} answers)");
+    }
+
     /// <summary>Listens on DATA/postern.ctl; a stale socket file of a dead server is replaced, a live one is an error.</summary>
     public static async Task<ControlSocket> StartAsync(string dataDirectory, Func<string, Task<string>> handle, ILogger logger)
     {

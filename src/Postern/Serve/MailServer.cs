@@ -49,6 +49,14 @@ internal sealed class MailServer : IAsyncDisposable
         if (!Directory.Exists(data))
             throw new StartException($"data-dir: {data} does not exist (`postern quickstart` creates it)");
         CheckWritable(data);
+        try
+        {
+            await ControlSocket.EnsureNoServerRunningAsync(data).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new StartException($"control socket: {e.Message}");
+        }
 
         _acme = AcmeService.Create(_config, _logger);
         var certificates = new Dictionary<string, CertificateSelector>();
