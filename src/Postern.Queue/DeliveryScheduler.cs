@@ -38,7 +38,7 @@ internal sealed class DeliveryScheduler
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromHours(1);
 
     private readonly OutgoingQueue _queue;
-    private readonly IOutboundTransport _transport;
+    private readonly IOutboundTransport? _transport;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
@@ -46,7 +46,7 @@ internal sealed class DeliveryScheduler
     private readonly HashSet<Task> _running = [];
     private Task? _loop;
 
-    public DeliveryScheduler(OutgoingQueue queue, IOutboundTransport transport)
+    public DeliveryScheduler(OutgoingQueue queue, IOutboundTransport? transport)
     {
         _queue = queue;
         _transport = transport;
@@ -57,6 +57,7 @@ internal sealed class DeliveryScheduler
     public void Start()
     {
         if (_loop is not null) throw new InvalidOperationException("already started");
+        if (_transport is null) throw new InvalidOperationException("the queue has no transport");
         _loop = Task.Run(LoopAsync);
     }
 
@@ -186,6 +187,7 @@ internal sealed class DeliveryScheduler
     /// <summary>Runs every due delivery, waiting for each round of attempts, until nothing is due (tests and offline commands).</summary>
     public async Task RunDueAsync(CancellationToken ct)
     {
+        if (_transport is null) throw new InvalidOperationException("the queue has no transport");
         while (true)
         {
             bool started = await StartDueAsync(ct).ConfigureAwait(false);
@@ -214,7 +216,7 @@ internal sealed class DeliveryScheduler
                 m.Flags.HasFlag(QueueMessageFlags.RequireTls), m.EnvelopeId, m.Return, attempt, SenderDomain(m));
             try
             {
-                result = await _transport.DeliverAsync(request, ct).ConfigureAwait(false);
+                result = await _transport!.DeliverAsync(request, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {

@@ -20,8 +20,8 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
     private readonly IDkimKeySource? _dkim;
     private readonly DeliveryScheduler _scheduler;
 
-    /// <summary>Creates the queue over a store; <see cref="Start"/> starts delivering.</summary>
-    public OutgoingQueue(QueueOptions options, IQueueStore store, IOutboundTransport transport, IDkimKeySource? dkim = null, ILogger? logger = null)
+    /// <summary>Creates the queue over a store; <see cref="Start"/> starts delivering through <paramref name="transport"/> (without one the queue only stores and is steered, as the offline `queue` commands do).</summary>
+    public OutgoingQueue(QueueOptions options, IQueueStore store, IOutboundTransport? transport, IDkimKeySource? dkim = null, ILogger? logger = null)
     {
         Options = options;
         Store = store;

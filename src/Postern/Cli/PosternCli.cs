@@ -23,6 +23,7 @@ internal static class PosternCli
         root.Subcommands.Add(VerifyDataCommand.Create());
         root.Subcommands.Add(BackupCommand.Create());
         root.Subcommands.Add(CidCommand.Create());
+        root.Subcommands.Add(QueueCommands.Create());
         // No @response-file expansion: "@example.com" is a catch-all address argument, not a file.
         ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return await parsed.InvokeAsync().ConfigureAwait(false);
