@@ -2,6 +2,8 @@
 // extensions we implement. Parameters are strict: a keyword we do not advertise, a keyword given
 // twice, a value where none belongs, or a malformed value is refused with 555 5.5.4 / 501 5.5.4.
 using System.Globalization;
+using System.Text.RegularExpressions;
+using Postern.Mail.Dsn;
 
 namespace Postern.Smtp.Protocol;
 
@@ -44,6 +46,16 @@ public sealed record MailCommand(SmtpAddress? From)
     public string? AuthParameter { get; init; }
     /// <summary>Whether the path carried a source route (ignored).</summary>
     public bool HadRoute { get; init; }
+    /// <summary>RET (RFC 3461 §4.3): what a failure DSN returns; null when not given.</summary>
+    public DsnReturn? Return { get; init; }
+    /// <summary>ENVID (RFC 3461 §4.4) as sent (xtext), or null.</summary>
+    public string? EnvelopeId { get; init; }
+    /// <summary>ENVID with its xtext decoded, or null.</summary>
+    public string? EnvelopeIdDecoded { get; init; }
+    /// <summary>HOLDFOR (RFC 4865 §3): seconds to hold the message, or null.</summary>
+    public long? HoldFor { get; init; }
+    /// <summary>HOLDUNTIL (RFC 4865 §3): hold the message until this time, or null.</summary>
+    public DateTimeOffset? HoldUntil { get; init; }
 }
 
 /// <summary>Parsed RCPT TO command.</summary>
@@ -51,11 +63,22 @@ public sealed record RcptCommand(SmtpAddress To)
 {
     /// <summary>Whether the path carried a source route (ignored, RFC 5321 §C).</summary>
     public bool HadRoute { get; init; }
+    /// <summary>NOTIFY (RFC 3461 §4.1) normalised to upper case ("NEVER", or e.g. "SUCCESS,FAILURE"), or null.</summary>
+    public string? Notify { get; init; }
+    /// <summary>ORCPT (RFC 3461 §4.2) as sent, or null.</summary>
+    public string? OriginalRecipientParameter { get; init; }
+    /// <summary>ORCPT decoded, or null.</summary>
+    public DsnAddress? OriginalRecipient { get; init; }
+
+    /// <summary>Whether a DSN of this kind was asked for: NOTIFY lists it (SUCCESS, FAILURE, DELAY).</summary>
+    public bool NotifyOn(string kind) => Notify is not null && Notify.Split(',').Contains(kind, StringComparer.Ordinal);
 }
 
 /// <summary>Which MAIL parameters the session offers (they depend on the connection).</summary>
 /// <param name="RequireTls">Whether REQUIRETLS is offered (only over TLS).</param>
-public readonly record struct MailParameterSupport(bool RequireTls);
+/// <param name="FutureRelease">Whether FUTURERELEASE (HOLDFOR, HOLDUNTIL) is offered (submission with an outgoing queue).</param>
+/// <param name="Dsn">Whether DSN (RET, ENVID) is offered.</param>
+public readonly record struct MailParameterSupport(bool RequireTls, bool FutureRelease = false, bool Dsn = true);
 
 /// <summary>A command refused with a specific reply.</summary>
 /// <param name="Code">Basic reply code.</param>
@@ -133,6 +156,37 @@ public static class SmtpCommandParser
                         throw new SmtpCommandException(501, "5.5.4", "AUTH needs a value");
                     cmd = cmd with { AuthParameter = value == "<>" ? "<>" : Xtext.Decode(value) ?? throw new SmtpCommandException(501, "5.5.4", "Invalid xtext in AUTH") };
                     break;
+                case "RET" when support.Dsn:
+                    // RFC 3461 §4.3: RET=FULL or RET=HDRS.
+                    cmd = cmd with
+                    {
+                        Return = value?.ToUpperInvariant() switch
+                        {
+                            "FULL" => DsnReturn.Full,
+                            "HDRS" => DsnReturn.Headers,
+                            _ => throw new SmtpCommandException(501, "5.5.4", "Invalid RET value (FULL or HDRS)"),
+                        },
+                    };
+                    break;
+                case "ENVID" when support.Dsn:
+                    // RFC 3461 §4.4: xtext, at most 100 characters.
+                    if (value is null || value.Length > 100)
+                        throw new SmtpCommandException(501, "5.5.4", "Invalid ENVID (xtext of at most 100 characters)");
+                    cmd = cmd with { EnvelopeId = value, EnvelopeIdDecoded = DsnAddress.DecodeXtext(value) ?? throw new SmtpCommandException(501, "5.5.4", "Invalid xtext in ENVID") };
+                    break;
+                case "HOLDFOR" when support.FutureRelease:
+                    // RFC 4865 §3: future-release-integer = 1*9DIGIT; only one of HOLDFOR and HOLDUNTIL.
+                    if (cmd.HoldUntil is not null)
+                        throw new SmtpCommandException(501, "5.5.4", "HOLDFOR and HOLDUNTIL cannot both be given");
+                    if (value is null || value.Length is 0 or > 9 || !value.All(char.IsAsciiDigit))
+                        throw new SmtpCommandException(501, "5.5.4", "Invalid HOLDFOR value (seconds)");
+                    cmd = cmd with { HoldFor = long.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture) };
+                    break;
+                case "HOLDUNTIL" when support.FutureRelease:
+                    if (cmd.HoldFor is not null)
+                        throw new SmtpCommandException(501, "5.5.4", "HOLDFOR and HOLDUNTIL cannot both be given");
+                    cmd = cmd with { HoldUntil = ParseRfc3339(value) ?? throw new SmtpCommandException(501, "5.5.4", "Invalid HOLDUNTIL value (RFC 3339 date-time)") };
+                    break;
                 default:
                     throw new SmtpCommandException(555, "5.5.4", $"Unsupported parameter {key}");
             }
@@ -142,8 +196,8 @@ public static class SmtpCommandParser
         return cmd;
     }
 
-    /// <summary>Parses the argument of RCPT ("TO:&lt;path&gt; params"). No RCPT parameters are offered (DSN is not implemented).</summary>
-    public static RcptCommand ParseRcpt(string argument, bool smtpUtf8)
+    /// <summary>Parses the argument of RCPT ("TO:&lt;path&gt; params"): NOTIFY and ORCPT (RFC 3461).</summary>
+    public static RcptCommand ParseRcpt(string argument, bool smtpUtf8, bool dsn = true)
     {
         int pos = ExpectPrefix(argument, "TO:");
         SmtpAddress to;
@@ -156,9 +210,61 @@ public static class SmtpCommandParser
         {
             throw new SmtpCommandException(501, "5.1.3", "Bad recipient address syntax: " + e.Message);
         }
-        foreach ((string key, _) in Parameters(argument, pos))
-            throw new SmtpCommandException(555, "5.5.4", $"Unsupported parameter {key}");
-        return new RcptCommand(to) { HadRoute = route };
+        var cmd = new RcptCommand(to) { HadRoute = route };
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string key, string? value) in Parameters(argument, pos))
+        {
+            if (!seen.Add(key))
+                throw new SmtpCommandException(501, "5.5.4", $"Parameter {key} given twice");
+            switch (key)
+            {
+                case "NOTIFY" when dsn:
+                    cmd = cmd with { Notify = ParseNotify(value) };
+                    break;
+                case "ORCPT" when dsn:
+                    // RFC 3461 §4.2 addr-type ";" xtext; RFC 6533 §3 for the utf-8 type.
+                    cmd = cmd with
+                    {
+                        OriginalRecipientParameter = value,
+                        OriginalRecipient = (value is null ? null : DsnAddress.ParseOrcpt(value, smtpUtf8))
+                            ?? throw new SmtpCommandException(501, "5.5.4", "Invalid ORCPT value (addr-type;xtext)"),
+                    };
+                    break;
+                default:
+                    throw new SmtpCommandException(555, "5.5.4", $"Unsupported parameter {key}");
+            }
+        }
+        return cmd;
+    }
+
+    // RFC 3461 §4.1: "NEVER" alone, or a comma-separated list of SUCCESS, FAILURE, DELAY (each once).
+    private static string ParseNotify(string? value)
+    {
+        if (value is null)
+            throw new SmtpCommandException(501, "5.5.4", "NOTIFY needs a value");
+        string[] items = value.ToUpperInvariant().Split(',');
+        if (items.Length == 1 && items[0] == "NEVER")
+            return "NEVER";
+        var kinds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string item in items)
+        {
+            if (item is not ("SUCCESS" or "FAILURE" or "DELAY") || !kinds.Add(item))
+                throw new SmtpCommandException(501, "5.5.4", "Invalid NOTIFY value (NEVER, or SUCCESS, FAILURE, DELAY)");
+        }
+        return string.Join(',', items);
+    }
+
+    // RFC 3339 §5.6 date-time (RFC 4865 erratum 2040): full-date "T" full-time, offset "Z" or +hh:mm.
+    private static readonly Regex Rfc3339 = new(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant);
+
+    /// <summary>Parses an RFC 3339 date-time; null when malformed.</summary>
+    public static DateTimeOffset? ParseRfc3339(string? value)
+    {
+        if (value is null || value.Length > 40 || !Rfc3339.IsMatch(value))
+            return null;
+        // .NET has no leap second; 60 is read as 59 (RFC 3339 §5.7 allows it).
+        string v = value.Length > 18 && value[17] == '6' && value[18] == '0' ? value[..17] + "59" + value[19..] : value;
+        return DateTimeOffset.TryParse(v.ToUpperInvariant(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset d) ? d : null;
     }
 
     private static int ExpectPrefix(string argument, string prefix)

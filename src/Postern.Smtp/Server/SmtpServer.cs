@@ -48,6 +48,7 @@ public sealed class SmtpServer : IAsyncDisposable
     internal MessageDelivery Delivery { get; }
     internal SmtpRateLimiter RateLimiter { get; }
     internal ConnectionIdCipher ConnectionIds { get; }
+    internal PartialDeliveryMemory PartialDeliveries { get; } = new();
     internal CancellationToken Stopping => _stop.Token;
 
     /// <summary>The endpoints actually bound (port 0 resolved), in listener order.</summary>

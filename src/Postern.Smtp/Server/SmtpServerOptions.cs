@@ -80,4 +80,7 @@ public sealed record SmtpServerOptions
     /// submission refuses remote recipients with 550 5.7.0.
     /// </summary>
     public IOutgoingQueue? OutgoingQueue { get; init; }
+
+    /// <summary>Longest hold a submission client may ask for with FUTURERELEASE (RFC 4865); 7 days by default.</summary>
+    public TimeSpan MaxFutureRelease { get; init; } = TimeSpan.FromDays(7);
 }

@@ -39,7 +39,7 @@ internal sealed partial class SmtpSession
             throw new SmtpCommandException(503, "5.5.1", "DATA not allowed after BDAT");
         if (_mail is null)
             throw new SmtpCommandException(503, "5.5.1", "Need MAIL before DATA");
-        if (_recipients.Count == 0)
+        if (!HasRecipients)
             // RFC 5321 §3.3: no valid recipients.
             throw new SmtpCommandException(554, "5.5.1", "No valid recipients");
         if (_mail.Body == BodyType.BinaryMime)
@@ -121,7 +121,7 @@ internal sealed partial class SmtpSession
         string? refusal = null;
         if (_mail is null)
             refusal = "Need MAIL before BDAT";
-        else if (_recipients.Count == 0)
+        else if (!HasRecipients)
             refusal = "No valid recipients";
         else if (_bdatFailed)
             refusal = "Transaction already failed; send RSET";
@@ -251,7 +251,7 @@ internal sealed partial class SmtpSession
             }
         }
 
-        var incoming = new IncomingMessage(_remote, _helo ?? "", envelopeFrom, _recipients.Select(r => r.Address.ToString()).ToList(),
+        var incoming = new IncomingMessage(_remote, _helo ?? "", envelopeFrom, _recipients.Select(r => r.Address.ToString()).Concat(_queued.Select(q => q.Address)).ToList(),
             message.Headers, IsSecure, _authAccount, message.OpenRead);
         var checkerHeaders = new StringBuilder();
         bool junk = false;
@@ -282,6 +282,10 @@ internal sealed partial class SmtpSession
 
         string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null);
         var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length);
+        // The queue failed after these copies were stored and the client retries: not stored twice (SmtpSession.Queue.cs).
+        string? partialKey = await PartialDeliveryKeyAsync(message, envelopeFrom, targets.Count).ConfigureAwait(false);
+        if (partialKey is not null && _server.PartialDeliveries.Contains(partialKey))
+            targets = [];
         try
         {
             await _server.Delivery.DeliverAsync(content, targets, envelopeFrom, t =>
@@ -303,9 +307,18 @@ internal sealed partial class SmtpSession
             _w.Reply(451, "4.3.0", "Temporary storage failure; try again later");
             return;
         }
+        string? queueId = null;
+        if (_queued.Count > 0)
+        {
+            string queuedReceived = ReceivedHeader(mail, _recipients.Count + _queued.Count == 1 ? _queued[0].Address : null);
+            queueId = await EnqueueSubmittedAsync(message, mail, envelopeFrom, queuedReceived + extraHeaders, partialKey).ConfigureAwait(false);
+            if (queueId is null)
+                return;
+        }
+        await QueueSuccessDsnAsync(message, mail, envelopeFrom).ConfigureAwait(false);
         _server.Logger.LogInformation("smtp delivered id={Id} remote={Remote} from={From} rcpts={Rcpts} size={Size} auth={Auth}",
             _id, _remote, envelopeFrom, _recipients.Count, message.Length, _authAccount ?? "");
-        _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + _cid);
+        _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + _cid + (queueId is null ? "" : ", queued as " + queueId));
     }
 
     /// <summary>RFC 6409 rules for submitted mail; returns a refusal text, or null with headers to add.</summary>

@@ -1,7 +1,7 @@
 // The envelope: EHLO/HELO (with the extensions advertised), MAIL FROM and RCPT TO, RSET.
 // Relaying is refused: on the MX listener only local recipients are accepted (550 5.7.1
-// otherwise); on submission, remote recipients are refused with 550 5.7.0 until the outgoing
-// queue exists. "%" and "!" routing in local parts is refused outright, and source routes are
+// otherwise); on submission, remote recipients go to the outgoing queue (SmtpSession.Queue.cs),
+// or are refused with 550 5.7.0 when there is none. "%" and "!" routing in local parts is refused outright, and source routes are
 // ignored (RFC 5321 §C), so neither can turn a local address into a relay.
 using System.Globalization;
 using Microsoft.Extensions.Logging;
@@ -91,6 +91,11 @@ internal sealed partial class SmtpSession
         // RFC 8689 §4: REQUIRETLS only on a TLS connection.
         if (IsSecure)
             lines.Add("REQUIRETLS");
+        // RFC 3461 §4: DSN needs the queue to send the notifications; RFC 4865 §3 FUTURERELEASE on submission.
+        if (DsnOffered)
+            lines.Add("DSN");
+        if (FutureReleaseOffered)
+            lines.Add(FutureReleaseKeyword());
         // RFC 9422 §4: LIMITS with the values we enforce.
         lines.Add($"LIMITS RCPTMAX={Limits.MaxRecipients} MAILMAX={Limits.MaxMessagesPerConnection}");
         return lines;
@@ -112,14 +117,16 @@ internal sealed partial class SmtpSession
             _quit = true;
             return;
         }
-        MailCommand mail = SmtpCommandParser.ParseMail(argument, new MailParameterSupport(RequireTls: IsSecure));
-        if (!_esmtp && (mail.Size is not null || mail.Body != BodyType.SevenBit || mail.SmtpUtf8 || mail.RequireTls || mail.AuthParameter is not null))
+        MailCommand mail = SmtpCommandParser.ParseMail(argument, new MailParameterSupport(RequireTls: IsSecure, FutureRelease: FutureReleaseOffered, Dsn: DsnOffered));
+        if (!_esmtp && (mail.Size is not null || mail.Body != BodyType.SevenBit || mail.SmtpUtf8 || mail.RequireTls || mail.AuthParameter is not null
+            || mail.Return is not null || mail.EnvelopeId is not null || mail.HoldFor is not null || mail.HoldUntil is not null))
             throw new SmtpCommandException(555, "5.5.4", "Parameters need EHLO");
         if (mail.Size > Limits.MaxMessageSize)
             // RFC 1870 §6.2
             throw new SmtpCommandException(552, "5.3.4", $"Message size exceeds fixed maximum message size ({Limits.MaxMessageSize})");
         if (mail.From is not null && IsSubmission && !await _server.Resolver.MaySendAsAsync(_authAccount!, mail.From, default).ConfigureAwait(false))
             throw new SmtpCommandException(550, "5.7.1", $"Sender address {mail.From} does not belong to you");
+        DateTimeOffset? holdUntil = CheckHold(mail);
         if (!_server.RateLimiter.TryStartMessage(_remote))
         {
             _w.Reply(451, "4.7.1", "Too many messages from your address; try again later");
@@ -127,6 +134,8 @@ internal sealed partial class SmtpSession
         }
         _mail = mail;
         _recipients.Clear();
+        ResetQueueState();
+        _holdUntil = holdUntil;
         _bdatFailed = false;
         _w.Reply(250, "2.1.0", "Sender OK");
     }
@@ -137,8 +146,10 @@ internal sealed partial class SmtpSession
             throw new SmtpCommandException(503, "5.5.1", "Need MAIL before RCPT");
         if (_bdat is not null)
             throw new SmtpCommandException(503, "5.5.1", "RCPT not allowed during BDAT");
-        RcptCommand rcpt = SmtpCommandParser.ParseRcpt(argument, _mail.SmtpUtf8);
-        if (_recipients.Count >= Limits.MaxRecipients)
+        RcptCommand rcpt = SmtpCommandParser.ParseRcpt(argument, _mail.SmtpUtf8, DsnOffered);
+        if (!_esmtp && (rcpt.Notify is not null || rcpt.OriginalRecipient is not null))
+            throw new SmtpCommandException(555, "5.5.4", "Parameters need EHLO");
+        if (_recipients.Count + _queued.Count >= Limits.MaxRecipients)
         {
             // RFC 5321 §4.5.3.1.10: 452 for too many recipients; RFC 9422 RCPTMAX.
             _w.Reply(452, "4.5.3", "Too many recipients");
@@ -162,6 +173,9 @@ internal sealed partial class SmtpSession
                 if (res.CloseConnection)
                     _quit = true;
                 return;
+            case RecipientStatus.Remote when IsSubmission && Options.OutgoingQueue is not null:
+                await QueueRemoteRecipientAsync(to, rcpt).ConfigureAwait(false);
+                return;
             case RecipientStatus.Remote when IsSubmission:
                 // No outgoing queue yet: refused clearly, never accepted silently.
                 throw new SmtpCommandException(550, "5.7.0", $"Delivery to remote domains is not available yet: {to.Domain}");
@@ -183,6 +197,8 @@ internal sealed partial class SmtpSession
                 return;
             }
         }
+        if (HandleLocalRecipient(to, rcpt))
+            return;
         _recipients.Add((to, res.Targets));
         _w.Reply(250, "2.1.5", "Recipient OK");
     }
@@ -200,6 +216,7 @@ internal sealed partial class SmtpSession
     {
         _mail = null;
         _recipients.Clear();
+        ResetQueueState();
         _bdatFailed = false;
         if (_bdat is not null)
         {
