@@ -80,9 +80,10 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
             | (message.RequireTls ? QueueMessageFlags.RequireTls : 0);
         // An ENVID of our own when the submitter gave none, so that DSNs coming back from other
         // servers (Original-Envelope-Id, RFC 3464 §2.2.1) can be linked to this message.
-        string envid = message.EnvelopeId ?? "postern-" + Guid.NewGuid().ToString("N")[..20];
+        string? envid = message.EnvelopeId ?? (message.Account is null ? null : "postern-" + Guid.NewGuid().ToString("N")[..20]);
+        // Submitted mail and the DSNs Postern originates are both signed for their From domain.
         long id = await AddAsync(message.Account, message.MailFrom, message.OpenContent, flags, envid, message.Return, message.HoldUntil,
-            message.Recipients, sign: message.Account is not null, cancellationToken).ConfigureAwait(false);
+            message.Recipients, sign: true, cancellationToken).ConfigureAwait(false);
         Logger.LogInformation("queue enqueued id={Id} account={Account} from={From} rcpts={Rcpts} size={Size} cid={Cid}",
             id, message.Account ?? "", message.MailFrom, message.Recipients.Count, message.Size, message.ConnectionId);
         return id.ToString(CultureInfo.InvariantCulture);
@@ -138,6 +139,8 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
         }
         return MessageHeaders.Bytes(sb.ToString());
     }
+
+    internal bool HasDkimKeys(string domain) => _dkim is not null && _dkim.SignersFor(domain).Count > 0;
 
     /// <summary>Opens a queued message's file (signature fields included), as the transports read it.</summary>
     public Stream OpenMessage(QueueMessage message)
