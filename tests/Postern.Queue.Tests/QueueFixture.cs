@@ -47,7 +47,13 @@ public sealed class QueueFixture : IAsyncDisposable
     public OutgoingQueue Queue { get; }
 
     public QueueFixture(Func<QueueOptions, QueueOptions>? configure = null, IOutboundTransport? transport = null, IDkimKeySource? dkim = null)
+        : this(null, configure, transport, dkim)
     {
+    }
+
+    public QueueFixture(string? dir, Func<QueueOptions, QueueOptions>? configure = null, IOutboundTransport? transport = null, IDkimKeySource? dkim = null)
+    {
+        if (dir is not null) Dir = dir;
         Directory.CreateDirectory(Dir);
         Store = SqliteQueueStore.Open(Dir);
         var options = new QueueOptions { DataDirectory = Dir, HostName = "mail.example.org", TimeProvider = Clock };
