@@ -204,4 +204,35 @@ public class ReportTests
         Assert.Contains("s=2603r", sent, StringComparison.Ordinal);
         Assert.Equal(sent.Length, s.Sent.Requests[0].Size);
     }
+
+    [Fact]
+    public async Task An_incoming_dsn_is_linked_to_the_message_and_a_hard_bounce_suppressed()
+    {
+        await using var f = new QueueFixture();
+        long id = await f.EnqueueAsync(["bob@remote.example"]);
+        var sent = (await f.Store.GetAsync(id))!.Message;
+        byte[] original = File.ReadAllBytes(Path.Combine(f.Store.MessageDirectory, sent.File));
+        byte[] dsn = Postern.Mail.Dsn.DsnBuilder.Build(new Postern.Mail.Dsn.DsnReport
+        {
+            ReportingMta = "mx.remote.example",
+            To = "alice@example.org",
+            EnvelopeId = sent.EnvelopeId,
+            OriginalMessage = original,
+            Recipients = [new Postern.Mail.Dsn.DsnRecipient(Postern.Mail.Dsn.DsnAddress.ForMailbox("bob@remote.example"), Postern.Mail.Dsn.DsnAction.Failed, "5.1.1")
+                { DiagnosticCode = "550 5.1.1 user unknown" }],
+        });
+        var headers = Postern.Mail.HeaderList.Parse(dsn.AsMemory(0, dsn.AsSpan().IndexOf("\r\n\r\n"u8) + 4));
+        var checker = new IncomingDsnChecker(f.Queue);
+        var verdict = await checker.CheckAsync(new IncomingMessage(System.Net.IPAddress.Loopback, "mx.remote.example", "", ["alice@example.org"], headers, false, null,
+            () => new MemoryStream(dsn)), default);
+        Assert.Null(verdict.Rejection);
+        var d = (await f.Store.GetAsync(id))!;
+        var e = Assert.Single(d.Events, x => x.Kind == "incoming-dsn");
+        Assert.Contains("failed 5.1.1 for bob@remote.example", e.Text, StringComparison.Ordinal);
+        Assert.Single(await f.Store.ListSuppressionsAsync("alice"));
+        // An ordinary message passes untouched.
+        byte[] plain = QueueFixture.Message();
+        Assert.Same(IncomingVerdict.Accept, await checker.CheckAsync(new IncomingMessage(System.Net.IPAddress.Loopback, "x", "a@b.example", ["alice@example.org"],
+            Postern.Mail.HeaderList.Parse(plain), false, null, () => new MemoryStream(plain)), default));
+    }
 }

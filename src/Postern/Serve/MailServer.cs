@@ -198,8 +198,9 @@ internal sealed class MailServer : IAsyncDisposable
             HostName = l.Hostname.Length > 0 ? l.Hostname : _config.Config.Hostname,
             TempDirectory = tmp,
             ConnectionIdKey = connectionIdKey,
-            // SPF, DKIM, DMARC and iprev on mail from other servers; authenticated submissions skip it.
-            MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(_dns!, new MessageAuthenticatorOptions { HostName = _config.Config.Hostname }))],
+            // SPF, DKIM, DMARC and iprev on mail from other servers (authenticated submissions skip it); then DSNs about mail we sent are linked to the queue.
+            MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(_dns!, new MessageAuthenticatorOptions { HostName = _config.Config.Hostname })),
+                new IncomingDsnChecker(_queue!)],
             OutgoingQueue = _queue,
         }, _store!, logger: _logger);
         _smtp.Add(smtp);
