@@ -12,7 +12,7 @@ command -v smtp-sink >/dev/null || { echo "smtp-sink (package postfix) is needed
 dotnet build bench/Postern.Bench.Queue/Postern.Bench.Queue.csproj -c Release -v q --nologo | grep -E "error|Build succeeded" || true
 bin=bench/Postern.Bench.Queue/bin/Release/net10.0/Postern.Bench.Queue.dll
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-smtp-sink -u root -c 127.0.0.1:"$port" 1000 &
+smtp-sink -u root 127.0.0.1:"$port" 1000 >/dev/null 2>&1 &
 sink=$!
 trap 'kill $sink 2>/dev/null || true' EXIT
 sleep 0.5
