@@ -99,7 +99,7 @@ public sealed partial class SmtpClientConnection
             {
                 // RFC 5321 §4.5.3.1.10: 452 "too many recipients" after some were accepted: the
                 // rest go in the next transaction rather than being deferred for the whole retry interval.
-                if (r.Code != 452 || accepted.Count == 0) ledger.Set(batch[i], r, r.IsPermanent ? "1.0" : "0.0");
+                if (!(IsTooManyRecipients(r) && accepted.Count > 0)) ledger.Set(batch[i], r, r.IsPermanent ? "1.0" : "0.0");
             }
         }
         if (!mailReply!.IsPositive)
@@ -129,6 +129,10 @@ public sealed partial class SmtpClientConnection
             ledger.Set(i, final);
         return true;
     }
+
+    /// <summary>RFC 5321 §4.5.3.1.10 / RFC 3463 4.5.3: the peer's per-transaction recipient limit, not a problem of the recipient.</summary>
+    private static bool IsTooManyRecipients(SmtpReply r) =>
+        r.Code == 452 && (r.Enhanced == "4.5.3" || (r.Enhanced is null && r.Text.Contains("too many recipients", StringComparison.OrdinalIgnoreCase)));
 
     private async Task<bool> MailRefusedAsync(SmtpReply reply, RecipientLedger ledger, List<int> batch, CancellationToken ct)
     {

@@ -8,6 +8,8 @@ internal static class PosternCli
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] == "sendmail" && !args.Skip(1).Any(a => a is "--help" or "-h" or "-?"))
+            return await SendmailCommand.RunAsync(args[1..], Console.OpenStandardInput(), CancellationToken.None).ConfigureAwait(false);
         var root = new RootCommand("Postern: a complete, secure mail server (SMTP, IMAP, DKIM/SPF/DMARC, ...).");
         root.Subcommands.Add(VersionCommand());
         root.Subcommands.Add(DnsCommands.Create());
@@ -24,6 +26,7 @@ internal static class PosternCli
         root.Subcommands.Add(BackupCommand.Create());
         root.Subcommands.Add(CidCommand.Create());
         root.Subcommands.Add(QueueCommands.Create());
+        root.Subcommands.Add(SendmailCommand.Create());
         // No @response-file expansion: "@example.com" is a catch-all address argument, not a file.
         ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return await parsed.InvokeAsync().ConfigureAwait(false);

@@ -29,6 +29,19 @@ internal static class ConfigDescriber
                 Imaps = new ServiceConfig { Enabled = true, Port = 993 },
             },
         },
+        Transports = new()
+        {
+            ["provider"] = new TransportConfig
+            {
+                Type = TransportType.Smarthost,
+                Host = "smtp.provider.example",
+                Port = 587,
+                Tls = TransportTls.Starttls,
+                Username = "me@provider.example",
+                PasswordFile = "provider-password",
+            },
+        },
+        Routes = [new RouteConfig { FromDomains = ["example.com"], ToDomains = [], MinimumAttempt = 1, Transport = "provider" }],
     };
 
     /// <summary>The reference text: every setting with its documentation, values from <paramref name="config"/>.</summary>

@@ -144,6 +144,70 @@ internal static class ConfigLoader
             if (!IPAddress.TryParse(c.Dns.TrustedNameservers[i], out _))
                 ctx.Error($"dns.trusted-nameservers[{i}]", $"\"{c.Dns.TrustedNameservers[i]}\" is not an IP address");
         }
+        ValidateTransports(c, ctx);
+    }
+
+    private static void ValidateTransports(ServerConfig c, BindContext ctx)
+    {
+        foreach (var (name, t) in c.Transports)
+        {
+            string at = "transports." + name;
+            bool single = t.Type != TransportType.Direct;
+            if (single && t.Host.Length == 0)
+                ctx.Error(at + ".host", $"a {KeyOf(t.Type.ToString())} needs a host");
+            if (single && t.Host.Length > 0 && !IsHostName(t.Host) && !IPAddress.TryParse(t.Host, out _))
+                ctx.Error(at + ".host", $"\"{t.Host}\" is not a host name or IP address");
+            if (!single && t.Host.Length > 0)
+                ctx.Error(at + ".host", "direct delivery goes to the MX hosts: host is for smarthost and relay");
+            if (t.Port is < 0 or > 65535)
+                ctx.Error(at + ".port", $"{t.Port} is not a TCP port (1-65535, or 0 for the default)");
+            if (t.Username.Length > 0 && t.Type != TransportType.Smarthost)
+                ctx.Error(at + ".username", "AUTH is for a smarthost (type: smarthost)");
+            if (t.Type == TransportType.Smarthost && t.Username.Length == 0)
+                ctx.Error(at + ".username", "a smarthost needs a user name and password-file (without AUTH, use type: relay)");
+            if ((t.Username.Length > 0) != (t.PasswordFile.Length > 0))
+                ctx.Error(at + (t.Username.Length > 0 ? ".password-file" : ".username"), "username and password-file go together");
+            if (t.Type == TransportType.Direct && t.Tls != TransportTls.Auto)
+                ctx.Error(at + ".tls", "direct delivery uses opportunistic STARTTLS; tls is for smarthost and relay");
+            if (t.Type == TransportType.Smarthost && t.Tls is TransportTls.None or TransportTls.Opportunistic)
+                ctx.Error(at + ".tls", "a smarthost gets the password: use starttls or implicit, so that it is sent over verified TLS");
+            if (t.Socks5.Length > 0 && !TrySplitHostPort(t.Socks5, out _, out _))
+                ctx.Error(at + ".socks5", $"\"{t.Socks5}\" is not host:port");
+            if (t.Socks5.Length == 0 && (t.Socks5Username.Length > 0 || t.Socks5PasswordFile.Length > 0))
+                ctx.Error(at + ".socks5", "socks5-username and socks5-password-file are given without socks5");
+            if ((t.Socks5Username.Length > 0) != (t.Socks5PasswordFile.Length > 0))
+                ctx.Error(at + ".socks5-password-file", "socks5-username and socks5-password-file go together");
+        }
+        for (int i = 0; i < c.Routes.Count; i++)
+        {
+            RouteConfig r = c.Routes[i];
+            string at = $"routes[{i}]";
+            if (r.Transport != "direct" && !c.Transports.ContainsKey(r.Transport))
+                ctx.Error(at + ".transport", $"\"{r.Transport}\" is not a transport (known: {string.Join(", ", c.Transports.Keys.Append("direct").Distinct())})");
+            if (r.MinimumAttempt < 1)
+                ctx.Error(at + ".minimum-attempt", "must be at least 1");
+            foreach (var (key, list) in new[] { ("from-domains", r.FromDomains), ("to-domains", r.ToDomains) })
+            {
+                for (int j = 0; j < list.Count; j++)
+                {
+                    string d = list[j].StartsWith('.') ? list[j][1..] : list[j];
+                    if (!IsHostName(d))
+                        ctx.Error($"{at}.{key}[{j}]", $"\"{list[j]}\" is not a domain (a leading dot matches subdomains)");
+                }
+            }
+        }
+    }
+
+    /// <summary>Splits "host:port" or "[v6]:port".</summary>
+    public static bool TrySplitHostPort(string text, out string host, out int port)
+    {
+        host = "";
+        port = 0;
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0) return false;
+        host = text[..colon].Trim('[', ']');
+        return int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is > 0 and <= 65535
+            && (IsHostName(host) || IPAddress.TryParse(host, out _));
     }
 
     private static void ValidateAcme(ServerConfig c, Dictionary<(string Ip, int Port), string> bound, BindContext ctx)

@@ -41,6 +41,12 @@ internal sealed class ServerConfig
     [Doc("The outgoing queue: retries, delivery status notifications, sending limits per account (docs/queue.md).")]
     public QueueConfig Queue { get; set; } = new();
 
+    [Doc("Named ways of sending outgoing mail besides direct delivery to the recipient's MX hosts: a smarthost (your provider's submission service, with a user name and password), a plain relay, or either through a SOCKS5 proxy. The name `direct` is the built-in default; define it here to change it (for example to go through a proxy). See docs/outgoing.md.")]
+    public Dictionary<string, TransportConfig> Transports { get; set; } = [];
+
+    [Doc("Which transport sends a message, by sender domain, recipient domain and attempt number. The first route that matches is used; without a match, mail goes directly to the recipient's MX hosts.")]
+    public List<RouteConfig> Routes { get; set; } = [];
+
     [Doc("Seconds that running sessions get to finish when the server stops (SIGTERM or `postern stop`) before they are closed.")]
     public int ShutdownGraceSeconds { get; set; } = 10;
 }
@@ -180,4 +186,58 @@ internal sealed class QueueConfig
 
     [Doc("Most recipients an account may write to for the first time per day (UTC); 0: no limit.")]
     public int MaxFirstTimeRecipientsPerDay { get; set; } = 200;
+}
+
+[Doc("A way of sending outgoing mail.")]
+internal sealed class TransportConfig
+{
+    [Doc("direct: to the recipient domain's MX hosts on port 25. smarthost: to one host with AUTH (submission on 587 with STARTTLS, or 465 with implicit TLS). relay: to one host without AUTH.", Optional = false)]
+    public TransportType Type { get; set; } = TransportType.Direct;
+
+    [Doc("Host name or IP address of the smarthost or relay.")]
+    public string Host { get; set; } = "";
+
+    [Doc("TCP port. 0: 25 for direct and relay, 587 for a smarthost with STARTTLS, 465 with implicit TLS.")]
+    public int Port { get; set; }
+
+    [Doc("TLS with a smarthost or relay: starttls (required, certificate verified), implicit (TLS from the first byte, port 465, verified), opportunistic (STARTTLS when offered, unverified accepted) or none. auto: starttls for a smarthost, opportunistic for a relay. Direct delivery always uses opportunistic STARTTLS for now (MTA-STS and DANE will tighten it).")]
+    public TransportTls Tls { get; set; } = TransportTls.Auto;
+
+    [Doc("PEM file of CA certificates trusted for this host besides the system's (a private CA). Relative to the folder of this file.")]
+    public string CaFile { get; set; } = "";
+
+    [Doc("User name for AUTH at a smarthost. SCRAM-SHA-256 is preferred; PLAIN is used only over TLS.")]
+    public string Username { get; set; } = "";
+
+    [Doc("File whose first line is the AUTH password (keep it readable by Postern only). Relative to the folder of this file.")]
+    public string PasswordFile { get; set; } = "";
+
+    [Doc("SOCKS5 proxy (RFC 1928) to connect through, as host:port, for example 127.0.0.1:1080. Empty: connect directly.")]
+    public string Socks5 { get; set; } = "";
+
+    [Doc("User name for the SOCKS5 proxy (RFC 1929), if it wants one.")]
+    public string Socks5Username { get; set; } = "";
+
+    [Doc("File whose first line is the SOCKS5 password. Relative to the folder of this file.")]
+    public string Socks5PasswordFile { get; set; } = "";
+}
+
+internal enum TransportType { Direct, Smarthost, Relay }
+
+internal enum TransportTls { Auto, Starttls, Implicit, Opportunistic, None }
+
+[Doc("A route: when a message matches, the transport sends it.")]
+internal sealed class RouteConfig
+{
+    [Doc("Sender domains the route applies to; a leading dot (.example.com) matches subdomains. Empty: any sender.")]
+    public List<string> FromDomains { get; set; } = [];
+
+    [Doc("Recipient domains the route applies to; a leading dot matches subdomains. Empty: any recipient.")]
+    public List<string> ToDomains { get; set; } = [];
+
+    [Doc("The route applies from this delivery attempt on (1: always). With 3, the first two attempts go elsewhere, for example direct, and later ones through this route's transport.")]
+    public int MinimumAttempt { get; set; } = 1;
+
+    [Doc("Name of the transport: one under transports, or direct.", Optional = false)]
+    public string Transport { get; set; } = "";
 }

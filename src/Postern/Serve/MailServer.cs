@@ -163,7 +163,8 @@ internal sealed class MailServer : IAsyncDisposable
             throw new StartException($"data-dir: cannot open the queue in {Path.Combine(data, "queue")}: {e.Message}");
         }
         var local = new LocalDeliveryTransport(_store!, new DirectoryRecipientResolver(_store!.Directory), c.Hostname);
-        var direct = new DirectTransport(new MxResolver(_dns!), new DirectTransportOptions { Client = new SmtpClientOptions { LocalHostName = c.Hostname } });
+        // Remote domains: the configured transports and routes (direct to MX hosts by default, see docs/outgoing.md).
+        IOutboundTransport remote = OutboundTransportFactory.Create(_config, _dns!, new SmtpClientOptions { LocalHostName = c.Hostname });
         _queue = new OutgoingQueue(new QueueOptions
         {
             DataDirectory = data,
@@ -176,7 +177,7 @@ internal sealed class MailServer : IAsyncDisposable
             MaxConcurrentPerDomain = q.MaxConcurrentPerDomain,
             MaxMessagesPerDay = q.MaxMessagesPerDay,
             MaxFirstTimeRecipientsPerDay = q.MaxFirstTimeRecipientsPerDay,
-        }, _queueStore, new LocalFirstTransport(_store.Directory, local, direct), new FileDkimKeySource(data), _logger);
+        }, _queueStore, new LocalFirstTransport(_store.Directory, local, remote), new FileDkimKeySource(data), _logger);
         _queue.Start();
     }
 
