@@ -146,6 +146,26 @@ public class ServeCommandTests
     }
 
     [Fact]
+    public async Task Queue_commands_reach_the_running_server_through_its_control_socket()
+    {
+        using var tmp = new TempFolder();
+        var (conf, _, _, _) = await SetupAsync(tmp);
+        using var serve = ServeProcess.Start(conf);
+        serve.WaitForLog("serving mail.test");
+        string data = tmp.Sub("data");
+        Assert.True(File.Exists(Path.Combine(data, "postern.ctl")));
+        var r = Cli.Run("queue", "list", "--dir", data);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("queue is empty", r.Stdout, StringComparison.Ordinal);
+        r = Cli.Run("queue", "hold", "--dir", data, "424242");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("no message 424242", r.Stderr, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(data, "queue")));
+        Assert.Equal(0, Cli.Run("stop", "--config", conf).ExitCode);
+        Assert.True(serve.Process.WaitForExit(30_000));
+    }
+
+    [Fact]
     public async Task Serve_answers_on_its_listeners_and_stop_ends_it_cleanly()
     {
         using var tmp = new TempFolder();

@@ -11,10 +11,15 @@ using Postern.Store;
 namespace Postern.Smtp.Delivery;
 
 /// <summary>A message to deliver: the parsed structure and a way to read its bytes.</summary>
-internal sealed record DeliveryContent(MessageStructure Structure, HeaderList Headers, ReadOnlyMemory<byte> Memory, Func<Stream>? OpenFile, long Length);
+/// <param name="Structure">The parsed MIME structure.</param>
+/// <param name="Headers">The top-level header fields.</param>
+/// <param name="Memory">The message bytes when held in memory (empty when <paramref name="OpenFile"/> is set).</param>
+/// <param name="OpenFile">Opens the message bytes from the start, or null when they are in <paramref name="Memory"/>.</param>
+/// <param name="Length">The message size in octets.</param>
+public sealed record DeliveryContent(MessageStructure Structure, HeaderList Headers, ReadOnlyMemory<byte> Memory, Func<Stream>? OpenFile, long Length);
 
-/// <summary>Delivers messages into account stores.</summary>
-internal sealed class MessageDelivery(IMailStore store)
+/// <summary>Delivers messages into account stores (the SMTP server, and the outgoing queue's local delivery).</summary>
+public sealed class MessageDelivery(IMailStore store)
 {
     /// <summary>Target mailbox meaning "the account's \\Junk mailbox" (RFC 6154), whatever its name; rules do not apply.</summary>
     public const string JunkMailbox = "\\Junk";

@@ -9,6 +9,8 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Postern.Imap.Server;
+using Postern.Queue;
+using Postern.Queue.Sqlite;
 using Postern.Security.Passwords;
 using Postern.Security.Tls;
 using Postern.Smtp.Delivery;
@@ -84,6 +86,15 @@ internal static class LocalServeCommand
         await using var server = new ImapServer(options, store, logger: logger);
         server.Start();
 
+        // The outgoing queue delivers everything back into the local account (DSNs, FUTURERELEASE
+        // messages), through the same resolver as SMTP, so test addresses fail here too.
+        string data = Path.Combine(root, "data");
+        await using SqliteQueueStore queueStore = SqliteQueueStore.Open(data);
+        var localServeResolver = new LocalServeRecipientResolver(AccountName);
+        await using var queue = new OutgoingQueue(new QueueOptions { DataDirectory = data, HostName = "localhost" }, queueStore,
+            new LocalDeliveryTransport(store, localServeResolver, "localhost"), new FileDkimKeySource(data), logger);
+        queue.Start();
+
         var smtpOptions = new SmtpServerOptions
         {
             Listeners =
@@ -96,7 +107,8 @@ internal static class LocalServeCommand
             HostName = "localhost",
             TempDirectory = options.TempDirectory,
             ConnectionIdKey = CidCommand.LoadOrCreateKey(Path.Combine(root, "data")),
-            RecipientResolver = new LocalServeRecipientResolver(AccountName),
+            RecipientResolver = localServeResolver,
+            OutgoingQueue = queue,
             // All clients of a local test server share 127.0.0.1: no per-IP limits.
             RateLimits = SmtpRateLimits.Unlimited,
             Limits = Smtp.Protocol.SmtpLimits.Default with { MaxMessageSize = ports.MaxMessageSize },
@@ -135,6 +147,7 @@ internal static class LocalServeCommand
         }
         Console.Out.WriteLine("postern localserve: stopping");
         await Task.WhenAll(server.StopAsync(TimeSpan.FromSeconds(5)), smtp.StopAsync(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        await queue.StopAsync().ConfigureAwait(false);
         return 0;
     }
 

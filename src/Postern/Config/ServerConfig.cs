@@ -38,6 +38,9 @@ internal sealed class ServerConfig
     [Doc("Automatic certificates from a certificate authority with ACME (RFC 8555), for listeners whose tls has `acme: true`.")]
     public AcmeConfig Acme { get; set; } = new();
 
+    [Doc("The outgoing queue: retries, delivery status notifications, sending limits per account (docs/queue.md).")]
+    public QueueConfig Queue { get; set; } = new();
+
     [Doc("Named ways of sending outgoing mail besides direct delivery to the recipient's MX hosts: a smarthost (your provider's submission service, with a user name and password), a plain relay, or either through a SOCKS5 proxy. The name `direct` is the built-in default; define it here to change it (for example to go through a proxy). See docs/outgoing.md.")]
     public Dictionary<string, TransportConfig> Transports { get; set; } = [];
 
@@ -159,6 +162,34 @@ internal sealed class AcmeConfig
 }
 
 internal enum AcmeKeySetting { EcdsaP256, Rsa2048 }
+
+[Doc("The outgoing queue (docs/queue.md). The first attempt is made at once; each later one waits twice as long as the one before, starting at first-retry-seconds.")]
+internal sealed class QueueConfig
+{
+    [Doc("Most delivery attempts per recipient domain before the message fails and the sender gets a failure DSN.")]
+    public int MaxAttempts { get; set; } = 8;
+
+    [Doc("Seconds before the second attempt; each later wait doubles (with ±10 % jitter). 450 and 8 attempts span about 16 hours.")]
+    public int FirstRetrySeconds { get; set; } = 450;
+
+    [Doc("Minutes after which a message still undelivered gets the sender one \"delayed\" DSN (when the recipient's NOTIFY allows).")]
+    public int DelayedDsnAfterMinutes { get; set; } = 240;
+
+    [Doc("Days that delivered and failed messages stay in the queue for `postern queue show` before they are removed.")]
+    public int RetentionDays { get; set; } = 7;
+
+    [Doc("Most delivery attempts running at once.")]
+    public int MaxConcurrentDeliveries { get; set; } = 64;
+
+    [Doc("Most delivery attempts running at once to one recipient domain.")]
+    public int MaxConcurrentPerDomain { get; set; } = 8;
+
+    [Doc("Most messages an account may send to remote recipients per day (UTC); 0: no limit.")]
+    public int MaxMessagesPerDay { get; set; } = 1000;
+
+    [Doc("Most recipients an account may write to for the first time per day (UTC); 0: no limit.")]
+    public int MaxFirstTimeRecipientsPerDay { get; set; } = 200;
+}
 
 [Doc("A way of sending outgoing mail.")]
 internal sealed class TransportConfig

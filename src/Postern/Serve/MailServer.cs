@@ -12,6 +12,9 @@ using Postern.Security.Tls;
 using Postern.Smtp.Server;
 using Postern.Store.Reports;
 using Postern.Store.Sqlite;
+using Postern.Queue;
+using Postern.Queue.Sqlite;
+using Postern.Smtp.Client;
 
 namespace Postern.Serve;
 
@@ -28,6 +31,8 @@ internal sealed class MailServer : IAsyncDisposable
     private ControlSocket? _control;
     private AcmeService? _acme;
     private DmarcEvaluationRecorder? _dmarcEvaluations;
+    private SqliteQueueStore? _queueStore;
+    private OutgoingQueue? _queue;
 
     public MailServer(LoadedConfig config, ILogger logger)
     {
@@ -106,6 +111,7 @@ internal sealed class MailServer : IAsyncDisposable
             Servers = [.. c.Dns.Nameservers.Select(n => DnsResolverOptions.TryParseServer(n, out var ep) ? ep! : throw new StartException($"dns.nameservers: {n}"))],
             TrustedServers = c.Dns.TrustedNameservers.Count == 0 ? null : [.. c.Dns.TrustedNameservers.Select(IPAddress.Parse)],
         });
+        StartQueue(c, data);
         foreach (var (name, l) in c.Listeners)
         {
             var ips = l.Ips.Select(IPAddress.Parse).ToList();
@@ -155,6 +161,46 @@ internal sealed class MailServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The outgoing queue: local domains are delivered into the store (DSNs to local senders),
+    /// everything else directly to the recipient domain's MX hosts.
+    /// </summary>
+    private void StartQueue(ServerConfig c, string data)
+    {
+        QueueConfig q = c.Queue;
+        foreach (var (key, value) in new[] { ("max-attempts", q.MaxAttempts), ("first-retry-seconds", q.FirstRetrySeconds), ("delayed-dsn-after-minutes", q.DelayedDsnAfterMinutes),
+                     ("retention-days", q.RetentionDays), ("max-concurrent-deliveries", q.MaxConcurrentDeliveries), ("max-concurrent-per-domain", q.MaxConcurrentPerDomain) })
+        {
+            if (value < 1) throw new StartException($"queue.{key}: must be at least 1");
+        }
+        if (q.MaxMessagesPerDay < 0 || q.MaxFirstTimeRecipientsPerDay < 0) throw new StartException("queue: daily limits cannot be negative (0 means no limit)");
+        try
+        {
+            _queueStore = SqliteQueueStore.Open(data);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            throw new StartException($"data-dir: cannot open the queue in {Path.Combine(data, "queue")}: {e.Message}");
+        }
+        var local = new LocalDeliveryTransport(_store!, new DirectoryRecipientResolver(_store!.Directory), c.Hostname);
+        // Remote domains: the configured transports and routes (direct to MX hosts by default, see docs/outgoing.md).
+        IOutboundTransport remote = OutboundTransportFactory.Create(_config, _dns!, new SmtpClientOptions { LocalHostName = c.Hostname });
+        _queue = new OutgoingQueue(new QueueOptions
+        {
+            DataDirectory = data,
+            HostName = c.Hostname,
+            MaxAttempts = q.MaxAttempts,
+            FirstRetryInterval = TimeSpan.FromSeconds(q.FirstRetrySeconds),
+            DelayedDsnAfter = TimeSpan.FromMinutes(q.DelayedDsnAfterMinutes),
+            Retention = TimeSpan.FromDays(q.RetentionDays),
+            MaxConcurrentDeliveries = q.MaxConcurrentDeliveries,
+            MaxConcurrentPerDomain = q.MaxConcurrentPerDomain,
+            MaxMessagesPerDay = q.MaxMessagesPerDay,
+            MaxFirstTimeRecipientsPerDay = q.MaxFirstTimeRecipientsPerDay,
+        }, _queueStore, new LocalFirstTransport(_store.Directory, local, remote), new FileDkimKeySource(data), _logger);
+        _queue.Start();
+    }
+
     private void StartSmtp(string name, ListenerConfig l, List<IPAddress> ips, CertificateSelector? certificates, string tmp, byte[] connectionIdKey)
     {
         var listeners = new List<SmtpListener>();
@@ -173,14 +219,17 @@ internal sealed class MailServer : IAsyncDisposable
             HostName = l.Hostname.Length > 0 ? l.Hostname : _config.Config.Hostname,
             TempDirectory = tmp,
             ConnectionIdKey = connectionIdKey,
-            // SPF, DKIM, DMARC and iprev on mail from other servers; authenticated submissions skip it.
-            // Each DMARC evaluation is queued for the aggregate reports.
+            // SPF, DKIM, DMARC and iprev on mail from other servers (authenticated submissions skip it);
+            // each DMARC evaluation is kept for the aggregate reports; then DSNs about mail we sent are
+            // linked to the queue.
             MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(_dns!, new MessageAuthenticatorOptions { HostName = _config.Config.Hostname }))
-            {
-                Evaluated = RecordDmarcEvaluation,
-            }],
+                {
+                    Evaluated = RecordDmarcEvaluation,
+                },
+                new IncomingDsnChecker(_queue!)],
             // DNS blocklists of this listener, asked at MAIL FROM on the smtp service only.
             ClientCheckers = l.Dnsbl.Count == 0 ? [] : [new DnsblClientChecker(_dns!, l.Dnsbl, _logger)],
+            OutgoingQueue = _queue,
         }, _store!, logger: _logger);
         _smtp.Add(smtp);
         try
@@ -211,6 +260,9 @@ internal sealed class MailServer : IAsyncDisposable
                 _logger.LogInformation("stop requested through the control socket");
                 _stopRequested.TrySetResult();
                 return Task.FromResult("stopping\n");
+            case var q when q.StartsWith(QueueControl.Prefix, StringComparison.Ordinal):
+                return _queue is null ? Task.FromResult("error: the queue is not running\n")
+                    : QueueControl.Decode(q) is { } qr ? QueueControl.RunAsync(_queue, qr) : Task.FromResult("error: malformed queue request\n");
             default:
                 return Task.FromResult($"error: unknown request \"{(request.Length > 40 ? request[..40] + "..." : request)}\"\n");
         }
@@ -238,6 +290,7 @@ internal sealed class MailServer : IAsyncDisposable
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
         _acme = null;
         await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace)))).ConfigureAwait(false);
+        if (_queue is not null) await _queue.StopAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -247,6 +300,8 @@ internal sealed class MailServer : IAsyncDisposable
         _acme = null;
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
+        if (_queue is not null) await _queue.DisposeAsync().ConfigureAwait(false);
+        if (_queueStore is not null) await _queueStore.DisposeAsync().ConfigureAwait(false);
         if (_dmarcEvaluations is not null) await _dmarcEvaluations.DisposeAsync().ConfigureAwait(false);
         _dmarcEvaluations = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
