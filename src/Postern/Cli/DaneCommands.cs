@@ -1,4 +1,9 @@
 using System.CommandLine;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Postern.Dns;
+using Postern.Smtp.Client;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Postern.Security.Dane;
@@ -12,7 +17,146 @@ internal static class DaneCommands
     {
         var dane = new Command("dane", "DANE: TLSA records for the mail server's certificates (RFC 6698, RFC 7672).");
         dane.Subcommands.Add(MakeRecordCommand());
+        dane.Subcommands.Add(DialCommand());
         return dane;
+    }
+
+    /// <summary>Exit codes of dial: 0 verified, 1 DANE failed, 2 no usable TLSA records, 3 connection or TLS error.</summary>
+    internal const int DialVerified = 0, DialFailed = 1, DialNoRecords = 2, DialError = 3;
+
+    private static Command DialCommand()
+    {
+        var target = new Argument<string>("host:port") { Description = "The server, e.g. mx.example.org:25 (STARTTLS) or mx.example.org:465 (implicit TLS)." };
+        var tlsa = new Option<string[]>("--tlsa") { Description = "A TLSA record to check against, \"usage selector matching hex\" (repeatable); default: look up _PORT._tcp.HOST.", AllowMultipleArgumentsPerToken = false };
+        var server = new Option<string?>("--server") { Description = "Resolver for the TLSA lookup, IP[:PORT]. Default: the nameservers of /etc/resolv.conf." };
+        var implicitTls = new Option<bool>("--implicit-tls") { Description = "TLS from the start (as on port 465, which implies it) instead of STARTTLS." };
+        var cmd = new Command("dial", "Connect to an SMTP server, start TLS and check its certificate against TLSA records (RFC 7672).") { target, tlsa, server, implicitTls };
+        cmd.SetAction(async (parse, cancellationToken) =>
+        {
+            string text = parse.GetValue(target)!;
+            int colon = text.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(text[(colon + 1)..], out int port) || port is < 1 or > 65535)
+            {
+                Console.Error.WriteLine("postern: expected HOST:PORT, e.g. mx.example.org:25");
+                return DialError;
+            }
+            string host = text[..colon].Trim('[', ']');
+            string tlsaName = $"_{port}._tcp.{host}";
+            var records = new List<TlsaRecord>();
+            foreach (string r in parse.GetValue(tlsa) ?? [])
+            {
+                string[] f = r.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length != 4 || !byte.TryParse(f[0], out byte u) || !byte.TryParse(f[1], out byte sel) || !byte.TryParse(f[2], out byte m))
+                {
+                    Console.Error.WriteLine($"postern: --tlsa \"{r}\": expected \"usage selector matching hex\"");
+                    return DialError;
+                }
+                byte[] data;
+                try
+                {
+                    data = Convert.FromHexString(f[3]);
+                }
+                catch (FormatException)
+                {
+                    Console.Error.WriteLine($"postern: --tlsa \"{r}\": the data is not hex");
+                    return DialError;
+                }
+                records.Add(new TlsaRecord(tlsaName, 0, u, sel, m, data));
+            }
+            if (records.Count == 0)
+            {
+                IPEndPoint? endpoint = null;
+                string? serverText = parse.GetValue(server);
+                if (serverText is not null && !DnsResolverOptions.TryParseServer(serverText, out endpoint))
+                {
+                    Console.Error.WriteLine($"postern: invalid server \"{serverText}\" (expected IP or IP:PORT)");
+                    return DialError;
+                }
+                var resolver = new DnsResolver(new DnsResolverOptions { Servers = endpoint is null ? [] : [endpoint], CacheMaxEntries = 0 });
+                DnsResult<TlsaRecord> found = await resolver.LookupTlsaAsync(tlsaName, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"TLSA {tlsaName}: {found.Outcome}, {(found.Authentic ? "DNSSEC-authentic" : "not DNSSEC-authentic (DANE does not apply)")}");
+                if (!found.Authentic)
+                    return DialNoRecords;
+                records.AddRange(found.Records);
+            }
+            foreach (TlsaRecord r in records)
+                Console.WriteLine($"TLSA {r.FormatData()}");
+
+            var verifier = new DaneCertificateCheck(records, [host]);
+            try
+            {
+                using var tcp = new TcpClient();
+                using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                connectTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+                await tcp.ConnectAsync(host, port, connectTimeout.Token).ConfigureAwait(false);
+                Console.WriteLine($"connected to {tcp.Client.RemoteEndPoint}");
+                var decision = new OutboundTlsDecision(OutboundTlsMode.Opportunistic, "dane", verifier);
+                var options = new SmtpClientOptions { LocalHostName = System.Net.Dns.GetHostName() };
+                if (port == 465 || parse.GetValue(implicitTls))
+                {
+                    // Implicit TLS (RFC 8314): the handshake first; the verdict is the verifier's, the connection is only looked at.
+                    await using var ssl = new SslStream(tcp.GetStream(), false, (_, cert, chain, errors) =>
+                    {
+                        verifier.Verify(host, cert, chain, errors);
+                        return true;
+                    });
+                    await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = host }, cancellationToken).ConfigureAwait(false);
+                    Console.WriteLine($"TLS {ssl.SslProtocol} {ssl.NegotiatedCipherSuite}");
+                }
+                else
+                {
+                    await using var smtp = new SmtpClientConnection(tcp.GetStream(), options);
+                    await smtp.HelloAsync(cancellationToken).ConfigureAwait(false);
+                    if (!smtp.Capabilities.StartTls)
+                    {
+                        Console.WriteLine("the server does not offer STARTTLS");
+                        return DialFailed;
+                    }
+                    await smtp.StartTlsAsync(host, decision, cancellationToken).ConfigureAwait(false);
+                    Console.WriteLine($"TLS {smtp.Tls.Version} {smtp.Tls.Cipher}");
+                    await smtp.QuitAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or SmtpClientException or TlsHandshakeException or System.Security.Authentication.AuthenticationException)
+            {
+                if (verifier.Result is null)
+                {
+                    Console.Error.WriteLine($"postern: {host}:{port}: {e.Message}");
+                    return DialError;
+                }
+            }
+            if (verifier.Leaf is { } leaf)
+                Console.WriteLine($"certificate {leaf.Subject}, public key {DaneVerifier.Describe(new TlsaRecord("", 0, 3, 1, 1, DaneVerifier.AssociationData(leaf, 1, 1)))} {Convert.ToHexStringLower(DaneVerifier.AssociationData(leaf, 1, 1))}");
+            DaneResult? result = verifier.Result;
+            Console.WriteLine(result is null ? "DANE: no certificate seen" : $"DANE: {result.Status}: {result.Detail}");
+            return result?.Status switch
+            {
+                DaneStatus.Verified => DialVerified,
+                DaneStatus.NoUsableRecords => DialNoRecords,
+                _ => DialFailed,
+            };
+        });
+        return cmd;
+    }
+
+    /// <summary>Runs <see cref="DaneVerifier"/> on the certificates the server sent during the handshake.</summary>
+    private sealed class DaneCertificateCheck(IReadOnlyList<TlsaRecord> records, IReadOnlyList<string> names) : IServerCertificateVerifier
+    {
+        public DaneResult? Result { get; private set; }
+
+        public X509Certificate2? Leaf { get; private set; }
+
+        public string? Verify(string host, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+        {
+            if (certificate is null)
+                return "no certificate";
+            Leaf = new X509Certificate2(certificate);
+            var presented = new List<X509Certificate2> { Leaf };
+            if (chain is not null)
+                presented.AddRange(chain.ChainPolicy.ExtraStore.Where(c => !c.RawData.AsSpan().SequenceEqual(Leaf.RawData)));
+            Result = DaneVerifier.Verify(records, presented, names, DateTimeOffset.UtcNow);
+            return Result.Verified ? null : Result.Detail;
+        }
     }
 
     private static Command MakeRecordCommand()

@@ -48,6 +48,16 @@ public class LocalServeSmtpTests
             Assert.Contains($"SMTP   127.0.0.1:{smtp}", banner);
             Assert.Contains("user550@example.com", banner);
 
+            // `postern dane makerecord` and `dane dial` against localserve's certificate, STARTTLS and implicit TLS.
+            (int rc, string record) = await PeerServers.RunAsync("dotnet", [PosternDll(), "dane", "makerecord", "3", "1", "1", Path.Combine(dir, "localserve-cert.pem")]);
+            Assert.True(rc == 0, record);
+            (rc, string dial) = await PeerServers.RunAsync("dotnet", [PosternDll(), "dane", "dial", "127.0.0.1:" + sub, "--tlsa", record.Trim()]);
+            Assert.True(rc == 0, dial);
+            Assert.Contains("DANE: Verified", dial, StringComparison.Ordinal);
+            (rc, dial) = await PeerServers.RunAsync("dotnet", [PosternDll(), "dane", "dial", "127.0.0.1:" + subs, "--implicit-tls", "--tlsa", "3 1 1 " + new string('0', 64)]);
+            Assert.True(rc == 1, dial);
+            Assert.Contains("DANE: Failed", dial, StringComparison.Ordinal);
+
             string[] common = ["--server", "127.0.0.1:" + smtp, "--from", "app@test.example", "--helo", "client.test"];
             (int code, string o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "anyone@any.example", "--header", "Subject: localserve any"]);
             Assert.True(code == 0, o);
