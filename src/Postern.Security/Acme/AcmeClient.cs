@@ -53,7 +53,7 @@ public sealed class AcmeClient : IDisposable
     public const int MaxIdentifiers = 100;
     /// <summary>Largest response body read (a certificate chain is a few kilobytes).</summary>
     public const int MaxResponseBytes = 1 << 20;
-    private const int MaxBadNonceRetries = 5;
+    private const int MaxBadNonceRetries = 10;
 
     private readonly AcmeClientOptions _options;
     private readonly AcmeAccountKey _key;

@@ -50,7 +50,9 @@ public sealed class LocalServeProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { PosternDll(), "localserve", "--dir", dir, "--imap-port", imap.ToString(), "--imaps-port", imaps.ToString() })
+        // Every port free, SMTP's too: two localserve processes (tests run in parallel) must not ask for the same one.
+        foreach (string a in new[] { PosternDll(), "localserve", "--dir", dir, "--imap-port", imap.ToString(), "--imaps-port", imaps.ToString(),
+                     "--smtp-port", FreePort().ToString(), "--submission-port", FreePort().ToString(), "--submissions-port", FreePort().ToString() })
             psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var ready = new TaskCompletionSource();
