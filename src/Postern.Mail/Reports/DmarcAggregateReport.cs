@@ -223,50 +223,15 @@ public sealed record DmarcAggregateReport
     {
         error = null;
         if (data.Length >= 2 && data[0] == 0x1f && data[1] == 0x8b)
-            return TlsReport.Gunzip(data.ToArray(), MaxXmlSize, out error);
+            return BoundedDecompression.Gunzip(data.ToArray(), MaxXmlSize, out error);
         if (data.Length >= 4 && data[0] == (byte)'P' && data[1] == (byte)'K' && data[2] == 3 && data[3] == 4)
-            return Unzip(data.ToArray(), out error);
+            return BoundedDecompression.UnzipFirstXml(data.ToArray(), MaxXmlSize, out error);
         if (data.Length > MaxXmlSize)
         {
             error = $"report larger than {MaxXmlSize} bytes";
             return null;
         }
         return data.ToArray();
-    }
-
-    /// <summary>The first .xml entry of a zip archive, size-limited.</summary>
-    private static byte[]? Unzip(byte[] data, out string? error)
-    {
-        error = null;
-        try
-        {
-            using var zip = new ZipArchive(new MemoryStream(data), ZipArchiveMode.Read);
-            ZipArchiveEntry? entry = zip.Entries.FirstOrDefault(e => e.Name.EndsWith(".xml", StringComparison.OrdinalIgnoreCase)) ?? zip.Entries.FirstOrDefault();
-            if (entry is null)
-            {
-                error = "empty zip archive";
-                return null;
-            }
-            using Stream s = entry.Open();
-            using var output = new MemoryStream();
-            byte[] buffer = new byte[64 * 1024];
-            int n;
-            while ((n = s.Read(buffer)) > 0)
-            {
-                if (output.Length + n > MaxXmlSize)
-                {
-                    error = $"decompressed report larger than {MaxXmlSize} bytes";
-                    return null;
-                }
-                output.Write(buffer, 0, n);
-            }
-            return output.ToArray();
-        }
-        catch (InvalidDataException ex)
-        {
-            error = "corrupt zip data: " + ex.Message;
-            return null;
-        }
     }
 
     private static XElement? Child(XElement e, string name) => e.Elements().FirstOrDefault(c => c.Name.LocalName == name);

@@ -74,7 +74,7 @@ public sealed record TlsReport
     {
         if (data.Length >= 2 && data[0] == 0x1f && data[1] == 0x8b)
         {
-            byte[]? json = Gunzip(data.ToArray(), MaxJsonSize, out error);
+            byte[]? json = BoundedDecompression.Gunzip(data.ToArray(), MaxJsonSize, out error);
             return json is null ? null : Parse(json, out error);
         }
         return Parse(data, out error);
@@ -92,33 +92,6 @@ public sealed record TlsReport
         return output.ToArray();
     }
 
-    /// <summary>Decompresses at most <paramref name="limit"/> bytes; null with an error beyond it or on corrupt data.</summary>
-    internal static byte[]? Gunzip(byte[] data, int limit, out string? error)
-    {
-        error = null;
-        try
-        {
-            using var input = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
-            using var output = new MemoryStream();
-            byte[] buffer = new byte[64 * 1024];
-            int n;
-            while ((n = input.Read(buffer)) > 0)
-            {
-                if (output.Length + n > limit)
-                {
-                    error = $"decompressed report larger than {limit} bytes";
-                    return null;
-                }
-                output.Write(buffer, 0, n);
-            }
-            return output.ToArray();
-        }
-        catch (InvalidDataException ex)
-        {
-            error = "corrupt gzip data: " + ex.Message;
-            return null;
-        }
-    }
 }
 
 /// <summary>The period a report covers.</summary>
