@@ -1,5 +1,4 @@
-// The embedded backend of the DMARC evaluation store: DATA/reports.db, its own SQLite database
-// with its own schema version, so that report data never slows or locks the mail databases.
+// The embedded backend of the DMARC evaluation store: tables in DATA/reports.db (ReportsSchema).
 // Evaluations are report material, not mail: the database runs WAL with synchronous=NORMAL
 // (a crash or power loss may lose the last batches, never corrupts the file), and the recorder
 // in front of it drops evaluations rather than delay delivery (DmarcEvaluationRecorder).
@@ -13,51 +12,7 @@ namespace Postern.Store.Reports;
 public sealed class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
 {
     /// <summary>File name of the database in the data folder.</summary>
-    public const string FileName = "reports.db";
-
-    /// <summary>Schema version this code writes and reads.</summary>
-    public const int SchemaVersion = 1;
-
-    private const string Ddl = """
-        CREATE TABLE schema_version (version INTEGER NOT NULL);
-        CREATE TABLE dmarc_evaluation (
-            id INTEGER PRIMARY KEY,
-            time INTEGER NOT NULL,
-            policy_domain TEXT NOT NULL,
-            header_from TEXT NOT NULL,
-            source_ip TEXT NOT NULL,
-            envelope_from TEXT NOT NULL,
-            envelope_to TEXT NOT NULL,
-            result TEXT NOT NULL,
-            disposition TEXT NOT NULL,
-            dkim_aligned INTEGER NOT NULL,
-            spf_aligned INTEGER NOT NULL,
-            override TEXT NOT NULL,
-            reason TEXT,
-            spf_domain TEXT NOT NULL,
-            spf_result TEXT NOT NULL,
-            has_record INTEGER NOT NULL,
-            p TEXT NOT NULL,
-            sp TEXT,
-            pct INTEGER NOT NULL,
-            adkim TEXT NOT NULL,
-            aspf TEXT NOT NULL,
-            fo TEXT NOT NULL,
-            record TEXT NOT NULL,
-            record_dnssec INTEGER NOT NULL
-        );
-        CREATE INDEX dmarc_evaluation_time ON dmarc_evaluation(time);
-        CREATE INDEX dmarc_evaluation_domain_time ON dmarc_evaluation(policy_domain, time);
-        CREATE TABLE dmarc_dkim (
-            evaluation_id INTEGER NOT NULL REFERENCES dmarc_evaluation(id) ON DELETE CASCADE,
-            position INTEGER NOT NULL,
-            domain TEXT NOT NULL,
-            selector TEXT NOT NULL,
-            result TEXT NOT NULL,
-            aligned INTEGER NOT NULL,
-            PRIMARY KEY (evaluation_id, position)
-        ) WITHOUT ROWID;
-        """;
+    public const string FileName = ReportsSchema.FileName;
 
     private const string Columns = "id, time, policy_domain, header_from, source_ip, envelope_from, envelope_to, result, disposition, dkim_aligned, spf_aligned, override, reason, spf_domain, spf_result, has_record, p, sp, pct, adkim, aspf, fo, record, record_dnssec";
 
@@ -75,43 +30,12 @@ public sealed class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
     /// <exception cref="StoreException">The database has a newer schema than this version of Postern knows.</exception>
     public static SqliteDmarcEvaluationStore Open(string dataDirectory)
     {
-        ArgumentNullException.ThrowIfNull(dataDirectory);
-        Directory.CreateDirectory(dataDirectory);
-        string path = Path.Combine(dataDirectory, FileName);
-        var conn = new SqliteConnection(Db.ConnectionString(path, readOnly: false));
-        try
-        {
-            conn.Open();
-            // Report data: WAL keeps readers (the CLI, the report sender) off the writer's back;
-            // synchronous=NORMAL because losing the last batch in a power cut is acceptable here.
-            Db.Exec(conn, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
-            using (SqliteTransaction tx = conn.BeginTransaction())
-            {
-                bool exists = Db.Scalar(conn, tx, "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'") is not null;
-                if (!exists)
-                {
-                    Db.Exec(conn, tx, Ddl);
-                    Db.Exec(conn, tx, "INSERT INTO schema_version(version) VALUES ($v)", ("$v", SchemaVersion));
-                }
-                else
-                {
-                    long version = Convert.ToInt64(Db.Scalar(conn, tx, "SELECT version FROM schema_version") ?? 0L, CultureInfo.InvariantCulture);
-                    if (version > SchemaVersion)
-                        throw new StoreException($"{path} has schema version {version}; this Postern knows up to {SchemaVersion} (upgrade Postern)");
-                }
-                tx.Commit();
-            }
-            return new SqliteDmarcEvaluationStore(path, conn);
-        }
-        catch
-        {
-            conn.Dispose();
-            throw;
-        }
+        SqliteConnection conn = ReportsSchema.OpenWriter(dataDirectory);
+        return new SqliteDmarcEvaluationStore(ReportsSchema.PathIn(dataDirectory), conn);
     }
 
     /// <summary>Whether a data folder has a reports database.</summary>
-    public static bool Exists(string dataDirectory) => File.Exists(Path.Combine(dataDirectory, FileName));
+    public static bool Exists(string dataDirectory) => ReportsSchema.Exists(dataDirectory);
 
     /// <inheritdoc/>
     public async Task AddAsync(IReadOnlyList<DmarcEvaluationRecord> evaluations, CancellationToken cancellationToken = default)
@@ -173,11 +97,7 @@ public sealed class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
     /// <summary>Reads evaluations from a reports database without opening it for writing (the CLI, while the server runs).</summary>
     public static IReadOnlyList<DmarcEvaluationRecord> ReadOnlyList(string dataDirectory, DateTimeOffset from, DateTimeOffset to, string? policyDomain, int limit)
     {
-        using var conn = new SqliteConnection(Db.ConnectionString(Path.Combine(dataDirectory, FileName), readOnly: true));
-        conn.Open();
-        long version = Convert.ToInt64(Db.Scalar(conn, null, "SELECT version FROM schema_version") ?? 0L, CultureInfo.InvariantCulture);
-        if (version > SchemaVersion)
-            throw new StoreException($"{FileName} has schema version {version}; this Postern knows up to {SchemaVersion} (upgrade Postern)");
+        using SqliteConnection conn = ReportsSchema.OpenReader(dataDirectory);
         return Read(conn, from, to, policyDomain?.Trim().TrimEnd('.').ToLowerInvariant(), limit);
     }
 
