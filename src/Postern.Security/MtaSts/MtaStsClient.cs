@@ -71,7 +71,8 @@ public sealed class InMemoryMtaStsPolicyCache : IMtaStsPolicyCache
 /// <param name="Id">Its id.</param>
 /// <param name="FromCache">True when the cached copy was used.</param>
 /// <param name="Error">What went wrong on the way (invalid record, fetch failure), for logs and TLS reports; null when nothing did.</param>
-public sealed record MtaStsLookup(MtaStsPolicy? Policy, string? Id, bool FromCache, string? Error)
+/// <param name="PolicyInvalid">The policy file was fetched but is not a valid policy (TLSRPT <c>sts-policy-invalid</c>, not <c>sts-policy-fetch-error</c>).</param>
+public sealed record MtaStsLookup(MtaStsPolicy? Policy, string? Id, bool FromCache, string? Error, bool PolicyInvalid = false)
 {
     /// <summary>No policy.</summary>
     public static MtaStsLookup NoPolicy { get; } = new(null, null, false, null);
@@ -140,11 +141,30 @@ public sealed class MtaStsClient : IDisposable
         if (cached is not null && cached.Id == record.Id)
             return new MtaStsLookup(cached.Policy, cached.Id, true, null);
 
-        (MtaStsPolicy? policy, string? fetchError) = await FetchPolicyAsync(domain, cancellationToken).ConfigureAwait(false);
+        (MtaStsPolicy? policy, string? fetchError, bool invalid) = await FetchCoreAsync(domain, cancellationToken).ConfigureAwait(false);
         if (policy is null)
-            return cached is not null ? new MtaStsLookup(cached.Policy, cached.Id, true, fetchError) : new MtaStsLookup(null, record.Id, false, fetchError);
+            return cached is not null ? new MtaStsLookup(cached.Policy, cached.Id, true, fetchError, invalid) : new MtaStsLookup(null, record.Id, false, fetchError, invalid);
         await _cache.PutAsync(new CachedMtaStsPolicy(domain, record.Id, policy, now), cancellationToken).ConfigureAwait(false);
         return new MtaStsLookup(policy, record.Id, false, null);
+    }
+
+    /// <summary>
+    /// Proactive refresh (RFC 8461 §5.1): fetches the policy of a domain again while its record is
+    /// still published, so that a cached policy does not run out between deliveries. A missing
+    /// record or a failed fetch leaves the cache as it is (the policy stays until max_age ends).
+    /// </summary>
+    /// <returns>Null when the policy was refreshed, else why not.</returns>
+    public async Task<string?> RefreshAsync(string domain, CancellationToken cancellationToken)
+    {
+        domain = domain.TrimEnd('.').ToLowerInvariant();
+        (MtaStsRecord? record, string? recordError) = await LookupRecordAsync(domain, cancellationToken).ConfigureAwait(false);
+        if (record is null)
+            return recordError ?? $"no MTA-STS record at _mta-sts.{domain}";
+        (MtaStsPolicy? policy, string? fetchError, _) = await FetchCoreAsync(domain, cancellationToken).ConfigureAwait(false);
+        if (policy is null)
+            return fetchError;
+        await _cache.PutAsync(new CachedMtaStsPolicy(domain, record.Id, policy, _time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     /// <summary>The <c>_mta-sts</c> TXT record of a domain, or null with the reason (none is not an error).</summary>
@@ -168,35 +188,50 @@ public sealed class MtaStsClient : IDisposable
     /// <summary>Fetches and parses https://mta-sts.DOMAIN/.well-known/mta-sts.txt; null with the reason on any failure.</summary>
     public async Task<(MtaStsPolicy? Policy, string? Error)> FetchPolicyAsync(string domain, CancellationToken cancellationToken)
     {
+        (MtaStsPolicy? policy, string? error, _) = await FetchCoreAsync(domain, cancellationToken).ConfigureAwait(false);
+        return (policy, error);
+    }
+
+    /// <summary>The fetch, also telling whether a failure was an invalid policy (rather than no policy fetched).</summary>
+    private async Task<(MtaStsPolicy? Policy, string? Error, bool Invalid)> FetchCoreAsync(string domain, CancellationToken cancellationToken)
+    {
         string host = "mta-sts." + domain;
         string url = _options.Port == 443
             ? $"https://{host}/.well-known/mta-sts.txt"
             : $"https://{host}:{_options.Port}/.well-known/mta-sts.txt";
+        // One deadline for the whole fetch, body included: a server dripping its body slowly is bounded too.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.Timeout);
+        CancellationToken token = deadline.Token;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
-                return (null, $"{url}: HTTP {(int)response.StatusCode}{(response.Headers.Location is { } loc ? " to " + loc : "")}");
+                return (null, $"{url}: HTTP {(int)response.StatusCode}{(response.Headers.Location is { } loc ? " to " + loc : "")}", false);
             if (response.Content.Headers.ContentType?.MediaType is not "text/plain")
-                return (null, $"{url}: media type {response.Content.Headers.ContentType?.MediaType ?? "(none)"}, not text/plain");
+                return (null, $"{url}: media type {response.Content.Headers.ContentType?.MediaType ?? "(none)"}, not text/plain", false);
             if (response.Content.Headers.ContentLength > MtaStsPolicy.MaxSize)
-                return (null, $"{url}: policy larger than {MtaStsPolicy.MaxSize} bytes");
-            await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                return (null, $"{url}: policy larger than {MtaStsPolicy.MaxSize} bytes", false);
+            await using Stream body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
             byte[] buffer = new byte[MtaStsPolicy.MaxSize + 1];
             int total = 0, n;
-            while (total < buffer.Length && (n = await body.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false)) > 0)
+            while (total < buffer.Length && (n = await body.ReadAsync(buffer.AsMemory(total), token).ConfigureAwait(false)) > 0)
                 total += n;
             MtaStsPolicy? policy = MtaStsPolicy.Parse(buffer.AsSpan(0, total), out string? error);
-            return (policy, policy is null ? $"{url}: {error}" : null);
+            return (policy, policy is null ? $"{url}: {error}" : null, policy is null);
         }
         catch (HttpRequestException ex)
         {
-            return (null, $"{url}: {Describe(ex)}");
+            return (null, $"{url}: {Describe(ex)}", false);
         }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            return (null, $"{url}: no answer within {_options.Timeout.TotalSeconds:0} s");
+            return (null, $"{url}: {ex.Message}", false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"{url}: no answer within {_options.Timeout.TotalSeconds:0} s", false);
         }
     }
 
