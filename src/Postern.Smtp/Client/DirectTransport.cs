@@ -25,12 +25,18 @@ public sealed record DirectTransportOptions
 
     /// <summary>How connections are made (directly, or through a SOCKS5 proxy).</summary>
     public IConnectionDialer Dialer { get; init; } = DirectDialer.Instance;
+
+    /// <summary>DANE, MTA-STS, REQUIRETLS enforcement, TLS reporting (see DeliverySecurity.cs); null: only <see cref="TlsPolicy"/> decides.</summary>
+    public DeliverySecurityOptions? Security { get; init; }
 }
 
 /// <summary>Delivers to the MX hosts of the recipient domain.</summary>
 public sealed class DirectTransport(MxResolver resolver, DirectTransportOptions? options = null) : IOutboundTransport
 {
     private readonly DirectTransportOptions _options = options ?? new DirectTransportOptions();
+    private readonly DeliverySecurityPlanner _planner = new(
+        (options ?? new DirectTransportOptions()).Security ?? new DeliverySecurityOptions { Dane = false },
+        resolver.Dns, (options ?? new DirectTransportOptions()).TlsPolicy);
 
     /// <summary>The resolver (and its memory of working addresses).</summary>
     public MxResolver Resolver => resolver;
@@ -52,38 +58,64 @@ public sealed class DirectTransport(MxResolver resolver, DirectTransportOptions?
                 return Result(ledger, null, null, tls, log);
             }
             (int Code, string Enhanced, string Text)? lastError = null;
-            bool anyAddress = false, anyTemporaryDns = false;
+            bool anyAddress = false, anyTemporaryDns = false, requireTlsOnly = true, anyHostTried = false;
+            DomainSecurity security = await _planner.ForDomainAsync(request, cancellationToken).ConfigureAwait(false);
+            var reporter = new TlsResultReporter(_planner.Options, request.RecipientDomain, security);
+            reporter.PolicyLookup();
+            if (security.Sts.Error is { } stsError) HostSession.Log(log, "MTA-STS: " + stsError);
+            RecipientDomainTls? memory = null;
             foreach (MxHost host in mx.Hosts)
             {
                 if (!ledger.HasPending) break;
-                var (addresses, error, temporary, _) = await resolver.ResolveHostAsync(host, cancellationToken).ConfigureAwait(false);
-                if (error is not null)
+                HostAddresses resolved = await resolver.ResolveAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+                if (resolved.Error is { } error)
                 {
                     HostSession.Log(log, $"{host.Name}: {error}");
-                    anyTemporaryDns |= temporary;
-                    lastError = (0, temporary ? "4.4.3" : "4.4.4", error);
+                    anyTemporaryDns |= resolved.Temporary;
+                    lastError = (0, resolved.Temporary ? "4.4.3" : "4.4.4", error);
+                    requireTlsOnly = false;
                     continue;
                 }
                 anyAddress = true;
-                OutboundTlsDecision decision = await _options.TlsPolicy.DecideAsync(
-                    new OutboundTlsContext(request.RecipientDomain, host.Name, _options.Port, host.Authentic, request.RequireTls), cancellationToken).ConfigureAwait(false);
-                foreach (IPAddress ip in addresses)
+                HostPlan plan = await _planner.ForHostAsync(request, security, host, resolved.Authentic, _options.Port, cancellationToken).ConfigureAwait(false);
+                if (plan.Decision is null)
+                {
+                    // DANE or MTA-STS (or REQUIRETLS) rules this host out.
+                    HostSession.Log(log, $"{host.Name}: {plan.SkipReason}");
+                    reporter.Skipped(host.Name, plan);
+                    lastError = (0, plan.SkipEnhanced, plan.SkipReason ?? "host not usable");
+                    requireTlsOnly &= plan.SkipForRequireTls;
+                    anyHostTried = true;
+                    continue;
+                }
+                foreach (IPAddress ip in resolved.Addresses)
                 {
                     if (!ledger.HasPending) break;
-                    var target = new HostTarget(ip.ToString(), host.Name.StartsWith('[') ? ip.ToString() : host.Name, _options.Port, false, decision);
+                    var target = new HostTarget(ip.ToString(), host.Name.StartsWith('[') ? ip.ToString() : host.Name, _options.Port, false, plan.Decision,
+                        RequireTlsExtension: security.RequireTls);
                     HostOutcome outcome = await HostSession.RunAsync(_options.Dialer, target, request, ledger, _options.Client, log, cancellationToken).ConfigureAwait(false);
+                    anyHostTried = true;
+                    reporter.Session(host.Name, ip.ToString(), plan, outcome);
                     if (outcome.Connected)
                     {
                         resolver.RecordWorking(host.Name, ip);
                         remoteHost = host.Name;
                         remoteIp = ip.ToString();
                         tls = outcome.Tls;
+                        if (outcome.StartTlsOffered is { } st)
+                            memory = new RecipientDomainTls(request.RecipientDomain.ToLowerInvariant(), st, outcome.RequireTlsOffered == true, host.Name, _planner.Options.Time.GetUtcNow());
                     }
                     else
                         resolver.RecordFailed(host.Name, ip);
-                    if (outcome.LastError is { } e) lastError = e;
+                    if (outcome.LastError is { } e)
+                    {
+                        lastError = outcome.RequireTlsRefused ? (0, "5.7.30", e.Text) : e;
+                        requireTlsOnly &= outcome.RequireTlsRefused;
+                    }
                 }
             }
+            if (memory is not null && _planner.Options.DomainMemory is { } domainMemory)
+                await domainMemory.RecordAsync(memory, cancellationToken).ConfigureAwait(false);
             if (ledger.HasPending)
             {
                 if (!anyAddress && !anyTemporaryDns && mx.Implicit)
@@ -91,6 +123,11 @@ public sealed class DirectTransport(MxResolver resolver, DirectTransportOptions?
                     // RFC 5321 §5.1: no MX and no address: the domain cannot receive mail.
                     string text = $"domain {request.RecipientDomain} has no MX records and no address";
                     ledger.SetPending(550, "5.1.2", text, permanent: true);
+                }
+                else if (security.RequireTls && anyHostTried && requireTlsOnly && lastError is { } rt)
+                {
+                    // RFC 8689 §4.2.1, §5: no host can take the message with the TLS it requires: it fails (a DSN goes back).
+                    ledger.SetPending(550, "5.7.30", rt.Text, permanent: true);
                 }
                 else
                 {

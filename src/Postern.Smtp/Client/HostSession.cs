@@ -15,13 +15,23 @@ namespace Postern.Smtp.Client;
 /// <param name="Tls">The policy's decision for this host.</param>
 /// <param name="UserName">AUTH user name, or null for no AUTH.</param>
 /// <param name="Password">AUTH password.</param>
-public sealed record HostTarget(string ConnectTo, string HostName, int Port, bool ImplicitTls, OutboundTlsDecision Tls, string? UserName = null, string? Password = null);
+/// <param name="RequireTlsExtension">The message has REQUIRETLS (RFC 8689 §4.2.1): the host must offer REQUIRETLS over TLS, or it is not used.</param>
+public sealed record HostTarget(string ConnectTo, string HostName, int Port, bool ImplicitTls, OutboundTlsDecision Tls, string? UserName = null, string? Password = null,
+    bool RequireTlsExtension = false);
 
 /// <summary>How talking to one host ended.</summary>
 /// <param name="Connected">A connection was made and the peer greeted.</param>
 /// <param name="Tls">TLS of the last connection.</param>
 /// <param name="LastError">The last error, if any: code (0 without reply), enhanced code, text.</param>
-public sealed record HostOutcome(bool Connected, TlsOutcome Tls, (int Code, string Enhanced, string Text)? LastError);
+/// <param name="StartTlsOffered">The peer offered STARTTLS in its first EHLO (null: no EHLO seen).</param>
+/// <param name="RequireTlsOffered">The peer offered REQUIRETLS in its EHLO after TLS (null: no EHLO seen).</param>
+/// <param name="PeerName">The name the peer gave in its greeting, if seen.</param>
+/// <param name="LocalAddress">Our address on the last connection, if one was made.</param>
+/// <param name="RequireTlsRefused">The host was not used because it does not offer REQUIRETLS (or STARTTLS) for a REQUIRETLS message.</param>
+/// <param name="TlsAttempted">A TLS handshake was started on some connection.</param>
+public sealed record HostOutcome(bool Connected, TlsOutcome Tls, (int Code, string Enhanced, string Text)? LastError,
+    bool? StartTlsOffered = null, bool? RequireTlsOffered = null, string? PeerName = null, string? LocalAddress = null,
+    bool RequireTlsRefused = false, bool TlsAttempted = false);
 
 /// <summary>Runs the part of an attempt that happens with one host.</summary>
 public static class HostSession
@@ -41,15 +51,21 @@ public static class HostSession
         bool connected = false;
         OutboundTlsDecision decision = target.Tls;
         string? tlsFailure = null;
+        bool? startTlsOffered = null, requireTlsOffered = null;
+        bool requireTlsRefused = false, tlsAttempted = false;
+        string? peerName = null, localAddress = null;
         for (int connection = 0; connection < MaxConnectionsPerHost && ledger.HasPending; connection++)
         {
             SmtpClientConnection? c = null;
             try
             {
                 Stream stream = await dialer.ConnectAsync(target.ConnectTo, target.Port, options.Timeouts.Connect, cancellationToken).ConfigureAwait(false);
+                if (stream is System.Net.Sockets.NetworkStream ns && ns.Socket.LocalEndPoint is System.Net.IPEndPoint local)
+                    localAddress = local.Address.ToString();
                 TlsOutcome? implicitTls = null;
                 if (target.ImplicitTls)
                 {
+                    tlsAttempted = true;
                     try
                     {
                         implicitTls = await SmtpClientConnection.NegotiateTlsAsync(stream, target.HostName, decision, options.Timeouts.Greeting, cancellationToken, s => stream = s).ConfigureAwait(false);
@@ -63,12 +79,27 @@ public static class HostSession
                 c = new SmtpClientConnection(stream, options, implicitTls);
                 await c.HelloAsync(cancellationToken).ConfigureAwait(false);
                 connected = true;
+                peerName = c.Greeting is { Lines.Count: > 0 } g ? g.Lines[0].Split(' ', 2)[0] : null;
+                startTlsOffered = target.ImplicitTls || c.Capabilities.StartTls;
                 if (!target.ImplicitTls && decision.Mode != OutboundTlsMode.None)
                 {
                     if (c.Capabilities.StartTls)
+                    {
+                        tlsAttempted = true;
                         await c.StartTlsAsync(target.HostName, decision, cancellationToken).ConfigureAwait(false);
-                    else if (decision.Mode == OutboundTlsMode.Required)
-                        throw new SmtpClientException($"TLS is required ({decision.Policy}) and {target.HostName} does not offer STARTTLS", SmtpClientStage.Setup);
+                    }
+                    else if (decision.Mode == OutboundTlsMode.Required || target.RequireTlsExtension)
+                    {
+                        requireTlsRefused = target.RequireTlsExtension;
+                        throw new SmtpClientException($"TLS is required ({(target.RequireTlsExtension ? "REQUIRETLS" : decision.Policy)}) and {target.HostName} does not offer STARTTLS", SmtpClientStage.Setup);
+                    }
+                }
+                requireTlsOffered = c.IsTls && c.Capabilities.RequireTls;
+                if (target.RequireTlsExtension && requireTlsOffered != true)
+                {
+                    // RFC 8689 §4.2.1: the next hop must offer REQUIRETLS, else the message is not relayed to it.
+                    requireTlsRefused = true;
+                    throw new SmtpClientException($"the message requires TLS (REQUIRETLS, RFC 8689) and {target.HostName} does not offer REQUIRETLS{(c.IsTls ? "" : " (no TLS)")}", SmtpClientStage.Setup);
                 }
                 tls = tlsFailure is null ? c.Tls : c.Tls with { Policy = decision.Policy, Error = tlsFailure };
                 if (target.UserName is not null)
@@ -105,7 +136,7 @@ public static class HostSession
                 if (c is not null) await c.DisposeAsync().ConfigureAwait(false);
             }
         }
-        return new HostOutcome(connected, tls, lastError);
+        return new HostOutcome(connected, tls, lastError, startTlsOffered, requireTlsOffered, peerName, localAddress, requireTlsRefused, tlsAttempted);
     }
 
     private static string Describe(RecipientLedger ledger)

@@ -24,6 +24,14 @@ public sealed record MxHost(string Name, int Preference, bool Authentic);
 /// <param name="Implicit">The domain has no MX records and is its own host (RFC 5321 §5.1).</param>
 public sealed record MxResolution(IReadOnlyList<MxHost> Hosts, string? Failure, bool Permanent, string Enhanced, bool Implicit = false);
 
+/// <summary>A host's addresses in the order to try them, or why there are none.</summary>
+/// <param name="Addresses">The addresses (empty on failure).</param>
+/// <param name="Error">The DNS failure, or null.</param>
+/// <param name="Temporary">The failure may go away (SERVFAIL, timeout).</param>
+/// <param name="NotFound">The host has no addresses.</param>
+/// <param name="Authentic">Both address lookups were DNSSEC-authentic (RFC 7672 §2.2.2: TLSA records are looked up only then).</param>
+public sealed record HostAddresses(List<IPAddress> Addresses, string? Error, bool Temporary, bool NotFound, bool Authentic);
+
 /// <summary>Resolves recipient domains to hosts and hosts to addresses, remembering which address family worked.</summary>
 public sealed class MxResolver(IDnsResolver dns)
 {
@@ -35,6 +43,9 @@ public sealed class MxResolver(IDnsResolver dns)
 
     private const int MaxRemembered = 10_000;
     private readonly ConcurrentDictionary<string, IPAddress> _lastWorked = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The DNS resolver (TLSA lookups of DANE use it too).</summary>
+    public IDnsResolver Dns => dns;
 
     /// <summary>The hosts mail for <paramref name="domain"/> goes to.</summary>
     public async Task<MxResolution> ResolveDomainAsync(string domain, CancellationToken cancellationToken)
@@ -80,11 +91,18 @@ public sealed class MxResolver(IDnsResolver dns)
     /// <summary>A host's addresses in the order to try them, or the DNS failure.</summary>
     public async Task<(List<IPAddress> Addresses, string? Error, bool Temporary, bool NotFound)> ResolveHostAsync(MxHost host, CancellationToken cancellationToken)
     {
+        HostAddresses a = await ResolveAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        return (a.Addresses, a.Error, a.Temporary, a.NotFound);
+    }
+
+    /// <summary>A host's addresses in the order to try them, with whether the answers were DNSSEC-authentic.</summary>
+    public async Task<HostAddresses> ResolveAddressesAsync(MxHost host, CancellationToken cancellationToken)
+    {
         if (host.Name.StartsWith('['))
         {
             string inner = host.Name[1..^1];
             if (inner.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase)) inner = inner[5..];
-            return ([IPAddress.Parse(inner)], null, false, false);
+            return new HostAddresses([IPAddress.Parse(inner)], null, false, false, false);
         }
         var v6Task = dns.LookupAaaaAsync(host.Name, cancellationToken).AsTask();
         var v4Task = dns.LookupAAsync(host.Name, cancellationToken).AsTask();
@@ -96,14 +114,14 @@ public sealed class MxResolver(IDnsResolver dns)
         {
             bool temporary = v6.IsTemporaryFailure || v4.IsTemporaryFailure;
             string error = temporary ? (v4.IsTemporaryFailure ? v4 : v6).Describe() : $"{host.Name} has no IPv6 or IPv4 address";
-            return (list, error, temporary, !temporary);
+            return new HostAddresses(list, error, temporary, !temporary, false);
         }
         if (_lastWorked.TryGetValue(host.Name, out IPAddress? worked))
         {
             // The address that worked last, then the rest of its family, then the other family.
             list = list.OrderBy(a => a.Equals(worked) ? 0 : a.AddressFamily == worked.AddressFamily ? 1 : 2).ToList();
         }
-        return (list.Take(MaxAddressesPerHost).ToList(), null, false, false);
+        return new HostAddresses(list.Take(MaxAddressesPerHost).ToList(), null, false, false, v6.Authentic && v4.Authentic);
     }
 
     /// <summary>Remembers that <paramref name="address"/> of <paramref name="host"/> accepted a connection.</summary>

@@ -24,6 +24,7 @@ public sealed record OutboundRecipient(string Address, string? Notify = null, st
 /// <param name="Return">The raw RET value (FULL or HDRS, RFC 3461 §4.3), passed on to peers that offer DSN.</param>
 /// <param name="Attempt">The attempt number, 1-based (routes can choose a transport by it).</param>
 /// <param name="SenderDomain">The domain of the sender, for routes (the reverse-path's, or the submitter's for DSNs).</param>
+/// <param name="TlsRequiredNo">The message has the header <c>TLS-Required: No</c> (RFC 8689 §5): MTA-STS and DANE verification failures are ignored (ignored itself when <paramref name="RequireTls"/> is set).</param>
 public sealed record OutboundRequest(
     string RecipientDomain,
     string MailFrom,
@@ -36,7 +37,8 @@ public sealed record OutboundRequest(
     string? EnvelopeId,
     string? Return,
     int Attempt,
-    string SenderDomain);
+    string SenderDomain,
+    bool TlsRequiredNo = false);
 
 /// <summary>What happened to one recipient in an attempt.</summary>
 /// <param name="Address">The recipient as in the request.</param>
@@ -55,7 +57,7 @@ public sealed record OutboundRecipientResult(string Address, int Code, string En
 /// <param name="Version">The TLS protocol version, e.g. <c>TLSv1.3</c>.</param>
 /// <param name="Cipher">The cipher suite.</param>
 /// <param name="CertificateVerified">The peer's certificate verified against the policy in force (system CAs by default).</param>
-/// <param name="Policy">The policy step that decided (e.g. <c>opportunistic</c>; MTA-STS and DANE later).</param>
+/// <param name="Policy">The policy step that decided: <c>opportunistic</c>, <c>dane</c>, <c>dane-unusable</c> (mandatory unauthenticated TLS), <c>mta-sts</c>, <c>mta-sts-testing</c>, <c>smarthost</c>…</param>
 /// <param name="Error">Why TLS failed or was not verified, if it did not work.</param>
 public sealed record TlsOutcome(bool Used, string? Version, string? Cipher, bool CertificateVerified, string Policy, string? Error)
 {

@@ -1,0 +1,104 @@
+// One TlsSessionResult (RFC 8460 §4) per TLS session attempt of direct delivery, under the
+// policy that applied to the MX host: "tlsa" (DANE), "sts" (MTA-STS) or "no-policy-found".
+// Failures use the result types of RFC 8460 §4.3: starttls-not-supported,
+// certificate-host-mismatch, certificate-expired, certificate-not-trusted, validation-failure
+// (also an MX host outside the MTA-STS policy), tlsa-invalid, dnssec-invalid,
+// sts-policy-fetch-error, sts-policy-invalid. A connection that never got as far as EHLO is not
+// a TLS session and is not recorded.
+using Postern.Store.Reports;
+
+namespace Postern.Smtp.Client;
+
+/// <summary>Builds and records the TLS results of one delivery attempt.</summary>
+internal sealed class TlsResultReporter(DeliverySecurityOptions options, string recipientDomain, DomainSecurity security)
+{
+    private readonly string _domain = recipientDomain.TrimEnd('.').ToLowerInvariant();
+
+    /// <summary>A policy that could not be fetched or parsed counts as a failed session of type sts (RFC 8460 §4.3.2.2).</summary>
+    public void PolicyLookup()
+    {
+        if (security.Sts is { Policy: null, Id: not null, Error: { } error } sts)
+        {
+            Record(new TlsSessionResult
+            {
+                Time = options.Time.GetUtcNow(),
+                PolicyDomain = _domain,
+                PolicyType = TlsSessionResult.Sts,
+                Success = false,
+                ResultType = sts.PolicyInvalid ? "sts-policy-invalid" : "sts-policy-fetch-error",
+                AdditionalInformation = Clip(error),
+            });
+        }
+    }
+
+    /// <summary>A host the policy ruled out (outside the MTA-STS policy, failed TLSA lookup).</summary>
+    public void Skipped(string host, HostPlan plan)
+    {
+        if (plan.SkipResultType is null) return;
+        Record(Base(host, plan) with { Success = false, ResultType = plan.SkipResultType, AdditionalInformation = Clip(plan.SkipReason) });
+    }
+
+    /// <summary>The session with one address of a host.</summary>
+    public void Session(string host, string ip, HostPlan plan, HostOutcome outcome)
+    {
+        ReportingVerifier? verifier = plan.Reporter;
+        try
+        {
+            if (!outcome.Connected || outcome.StartTlsOffered is null) return;
+            TlsSessionResult r = Base(host, plan) with
+            {
+                ReceivingIp = ip,
+                SendingMtaIp = outcome.LocalAddress,
+                ReceivingMxHelo = outcome.PeerName,
+            };
+            if (outcome.StartTlsOffered == false && !outcome.TlsAttempted)
+            {
+                Record(r with { Success = false, ResultType = "starttls-not-supported", AdditionalInformation = $"{host} does not offer STARTTLS" });
+                return;
+            }
+            if (!outcome.TlsAttempted) return;
+            bool checkCertificate = plan.PolicyType != TlsSessionResult.NoPolicyFound;
+            if (checkCertificate && verifier?.FailureType is { } type)
+            {
+                Record(r with { Success = false, ResultType = type, AdditionalInformation = Clip(verifier.Failure) });
+                return;
+            }
+            if (!outcome.Tls.Used && outcome.Tls.Error is { } handshake)
+            {
+                Record(r with { Success = false, ResultType = "validation-failure", AdditionalInformation = Clip("TLS handshake failed: " + handshake) });
+                return;
+            }
+            Record(r with { Success = true });
+        }
+        finally
+        {
+            verifier?.Reset();
+        }
+    }
+
+    private TlsSessionResult Base(string host, HostPlan plan) => new()
+    {
+        Time = options.Time.GetUtcNow(),
+        PolicyDomain = _domain,
+        PolicyType = plan.PolicyType,
+        PolicyStrings = plan.PolicyStrings,
+        MxHostPatterns = plan.MxPatterns,
+        ReceivingMxHostname = host.TrimEnd('.'),
+        Success = false,
+    };
+
+    private void Record(TlsSessionResult result)
+    {
+        if (options.TlsResults is not { } recorder) return;
+        try
+        {
+            recorder.Record(result);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The contract says recorders do not throw; a broken one must not stop delivery either.
+        }
+    }
+
+    private static string? Clip(string? s) => s is null || s.Length <= 500 ? s : s[..500];
+}
