@@ -10,7 +10,9 @@ internal sealed partial class DeliveryReports
     {
         const int maxFull = 512 * 1024;
         DsnReturn? ret = message.Return?.ToUpperInvariant() switch { "FULL" => DsnReturn.Full, "HDRS" => DsnReturn.Headers, _ => null };
-        (byte[] original, bool full) = await ReadOriginalAsync(message, kind == DsnKind.Failed && ret != DsnReturn.Headers ? maxFull : 0, ct).ConfigureAwait(false);
+        // RFC 8689 §5: the content of a REQUIRETLS message is not returned in a DSN (the DSN may travel without verified TLS).
+        bool mayReturnContent = !message.Flags.HasFlag(QueueMessageFlags.RequireTls);
+        (byte[] original, bool full) = await ReadOriginalAsync(message, kind == DsnKind.Failed && ret != DsnReturn.Headers && mayReturnContent ? maxFull : 0, ct).ConfigureAwait(false);
         if (!full) ret = DsnReturn.Headers;
         DateTimeOffset now = queue.Now;
         bool utf8 = message.Flags.HasFlag(QueueMessageFlags.SmtpUtf8);

@@ -213,7 +213,8 @@ internal sealed class DeliveryScheduler
             var request = new OutboundRequest(d.Delivery.Domain, m.MailFrom,
                 pending.Select(r => new OutboundRecipient(r.Address, r.Notify, r.OriginalRecipient)).ToList(),
                 () => _queue.OpenMessage(m), m.Size, m.Flags.HasFlag(QueueMessageFlags.EightBit), m.Flags.HasFlag(QueueMessageFlags.SmtpUtf8),
-                m.Flags.HasFlag(QueueMessageFlags.RequireTls), m.EnvelopeId, m.Return, attempt, SenderDomain(m));
+                m.Flags.HasFlag(QueueMessageFlags.RequireTls), m.EnvelopeId, m.Return, attempt, SenderDomain(m),
+                TlsRequiredNo: m.Flags.HasFlag(QueueMessageFlags.TlsRequiredNo));
             try
             {
                 result = await _transport!.DeliverAsync(request, ct).ConfigureAwait(false);

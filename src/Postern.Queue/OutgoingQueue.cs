@@ -97,6 +97,9 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
         Mail.HeaderList headers;
         using (Stream s = open())
             (headerBlock, headers) = await MessageHeaders.ReadAsync(s, ct).ConfigureAwait(false);
+        // RFC 8689 §5: "TLS-Required: No" asks to ignore MTA-STS and DANE failures; REQUIRETLS takes precedence (§4.1).
+        if (!flags.HasFlag(QueueMessageFlags.RequireTls) && IsTlsRequiredNo(headers.GetValue("TLS-Required")))
+            flags |= QueueMessageFlags.TlsRequiredNo;
         byte[] prefix = sign ? await SignAsync(headers, open, ct).ConfigureAwait(false) : [];
         string? messageId = Mail.Threading.ParseMessageId(headers.GetValue("Message-ID"));
         (string name, long size) = await WriteFileAsync(prefix, open, ct).ConfigureAwait(false);
@@ -113,6 +116,9 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>RFC 8689 §5: the field's value is "No" (case-insensitive), with optional whitespace.</summary>
+    internal static bool IsTlsRequiredNo(string? value) => value is not null && value.Trim().Equals("No", StringComparison.OrdinalIgnoreCase);
 
     private async Task<(string, long)> WriteFileAsync(byte[] prefix, Func<Stream> open, CancellationToken ct)
     {

@@ -25,6 +25,8 @@ public enum QueueMessageFlags
     RequireTls = 4,
     /// <summary>The message is a DSN Postern generated.</summary>
     Dsn = 8,
+    /// <summary>The message has the header <c>TLS-Required: No</c> (RFC 8689 §5): MTA-STS and DANE failures are ignored.</summary>
+    TlsRequiredNo = 16,
 }
 
 /// <summary>A recipient to store with a new message.</summary>

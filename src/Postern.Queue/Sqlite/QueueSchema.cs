@@ -3,9 +3,12 @@ using Microsoft.Data.Sqlite;
 namespace Postern.Queue.Sqlite;
 
 /// <summary>The queue database's schema; <c>schema_version</c> holds the version so later migrations know where to start.</summary>
-internal static class QueueSchema
+internal static partial class QueueSchema
 {
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>Steps after version 1: step i brings version i+1 to i+2. A new database runs them all after <see cref="Ddl"/>.</summary>
+    private static readonly string[] Steps = [TransportSecurityStep];
 
     // delivery_due is partial: only waiting deliveries are in it, so finding due work stays a short
     // index range however many finished entries are kept for inspection.
@@ -96,23 +99,31 @@ internal static class QueueSchema
         ) WITHOUT ROWID;
         """;
 
-    /// <summary>Creates the schema in a new database; refuses a database newer than this program.</summary>
+    /// <summary>Creates the schema in a new database, or upgrades an older one step by step; refuses a database newer than this program.</summary>
     public static void Ensure(SqliteConnection conn)
     {
         using var tx = conn.BeginTransaction();
         using var probe = conn.CreateCommand();
         probe.Transaction = tx;
         probe.CommandText = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'";
+        long have;
         if (probe.ExecuteScalar() is not null)
         {
             probe.CommandText = "SELECT version FROM schema_version";
-            long have = (long)(probe.ExecuteScalar() ?? 0L);
+            have = (long)(probe.ExecuteScalar() ?? 0L);
             if (have > Version) throw new InvalidOperationException($"queue database schema version {have} is newer than this program ({Version})");
-            tx.Commit();
-            return;
         }
-        probe.CommandText = Ddl + $"INSERT INTO schema_version(version) VALUES ({Version});";
-        probe.ExecuteNonQuery();
+        else
+        {
+            probe.CommandText = Ddl + "INSERT INTO schema_version(version) VALUES (1);";
+            probe.ExecuteNonQuery();
+            have = 1;
+        }
+        for (long v = have; v < Version; v++)
+        {
+            probe.CommandText = Steps[v - 1] + $"UPDATE schema_version SET version = {v + 1};";
+            probe.ExecuteNonQuery();
+        }
         tx.Commit();
     }
 }

@@ -7,7 +7,7 @@ namespace Postern.Queue.Sqlite;
 /// The queue in SQLite: DATA/queue/queue.db (WAL, synchronous=FULL) and message files in DATA/queue/msg.
 /// All writes go through one <see cref="QueueWriter"/> (group commit); reads use pooled read-only connections.
 /// </summary>
-public sealed class SqliteQueueStore : IQueueStore
+public sealed partial class SqliteQueueStore : IQueueStore
 {
     private readonly string _dbPath;
     private readonly QueueWriter _writer;
