@@ -18,6 +18,7 @@ internal static class DaneCommands
         var dane = new Command("dane", "DANE: TLSA records for the mail server's certificates (RFC 6698, RFC 7672).");
         dane.Subcommands.Add(MakeRecordCommand());
         dane.Subcommands.Add(DialCommand());
+        dane.Subcommands.Add(DialMxCommand());
         return dane;
     }
 
@@ -82,81 +83,158 @@ internal static class DaneCommands
             foreach (TlsaRecord r in records)
                 Console.WriteLine($"TLSA {r.FormatData()}");
 
-            var verifier = new DaneCertificateCheck(records, [host]);
-            try
-            {
-                using var tcp = new TcpClient();
-                using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                connectTimeout.CancelAfter(TimeSpan.FromSeconds(30));
-                await tcp.ConnectAsync(host, port, connectTimeout.Token).ConfigureAwait(false);
-                Console.WriteLine($"connected to {tcp.Client.RemoteEndPoint}");
-                var decision = new OutboundTlsDecision(OutboundTlsMode.Opportunistic, "dane", verifier);
-                var options = new SmtpClientOptions { LocalHostName = System.Net.Dns.GetHostName() };
-                if (port == 465 || parse.GetValue(implicitTls))
-                {
-                    // Implicit TLS (RFC 8314): the handshake first; the verdict is the verifier's, the connection is only looked at.
-                    await using var ssl = new SslStream(tcp.GetStream(), false, (_, cert, chain, errors) =>
-                    {
-                        verifier.Verify(host, cert, chain, errors);
-                        return true;
-                    });
-                    await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = host }, cancellationToken).ConfigureAwait(false);
-                    Console.WriteLine($"TLS {ssl.SslProtocol} {ssl.NegotiatedCipherSuite}");
-                }
-                else
-                {
-                    await using var smtp = new SmtpClientConnection(tcp.GetStream(), options);
-                    await smtp.HelloAsync(cancellationToken).ConfigureAwait(false);
-                    if (!smtp.Capabilities.StartTls)
-                    {
-                        Console.WriteLine("the server does not offer STARTTLS");
-                        return DialFailed;
-                    }
-                    await smtp.StartTlsAsync(host, decision, cancellationToken).ConfigureAwait(false);
-                    Console.WriteLine($"TLS {smtp.Tls.Version} {smtp.Tls.Cipher}");
-                    await smtp.QuitAsync().ConfigureAwait(false);
-                }
-            }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or SmtpClientException or TlsHandshakeException or System.Security.Authentication.AuthenticationException)
-            {
-                if (verifier.Result is null)
-                {
-                    Console.Error.WriteLine($"postern: {host}:{port}: {e.Message}");
-                    return DialError;
-                }
-            }
-            if (verifier.Leaf is { } leaf)
-                Console.WriteLine($"certificate {leaf.Subject}, public key {DaneVerifier.Describe(new TlsaRecord("", 0, 3, 1, 1, DaneVerifier.AssociationData(leaf, 1, 1)))} {Convert.ToHexStringLower(DaneVerifier.AssociationData(leaf, 1, 1))}");
-            DaneResult? result = verifier.Result;
-            Console.WriteLine(result is null ? "DANE: no certificate seen" : $"DANE: {result.Status}: {result.Detail}");
-            return result?.Status switch
-            {
-                DaneStatus.Verified => DialVerified,
-                DaneStatus.NoUsableRecords => DialNoRecords,
-                _ => DialFailed,
-            };
+            return await DialOneAsync(host, host, port, records, port == 465 || parse.GetValue(implicitTls), cancellationToken).ConfigureAwait(false);
         });
         return cmd;
     }
 
-    /// <summary>Runs <see cref="DaneVerifier"/> on the certificates the server sent during the handshake.</summary>
-    private sealed class DaneCertificateCheck(IReadOnlyList<TlsaRecord> records, IReadOnlyList<string> names) : IServerCertificateVerifier
+    /// <summary>Connects to <paramref name="connectTo"/>:<paramref name="port"/>, starts TLS and checks the chain of <paramref name="host"/> against the records; prints and returns the exit code.</summary>
+    private static async Task<int> DialOneAsync(string host, string connectTo, int port, IReadOnlyList<TlsaRecord> records, bool implicitTls, CancellationToken cancellationToken)
     {
-        public DaneResult? Result { get; private set; }
-
-        public X509Certificate2? Leaf { get; private set; }
-
-        public string? Verify(string host, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+        var verifier = new DaneServerVerifier(records, [host]);
+        try
         {
-            if (certificate is null)
-                return "no certificate";
-            Leaf = new X509Certificate2(certificate);
-            var presented = new List<X509Certificate2> { Leaf };
-            if (chain is not null)
-                presented.AddRange(chain.ChainPolicy.ExtraStore.Where(c => !c.RawData.AsSpan().SequenceEqual(Leaf.RawData)));
-            Result = DaneVerifier.Verify(records, presented, names, DateTimeOffset.UtcNow);
-            return Result.Verified ? null : Result.Detail;
+            using var tcp = new TcpClient();
+            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            connectTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            await tcp.ConnectAsync(connectTo, port, connectTimeout.Token).ConfigureAwait(false);
+            Console.WriteLine($"connected to {tcp.Client.RemoteEndPoint}");
+            var decision = new OutboundTlsDecision(OutboundTlsMode.Opportunistic, "dane", verifier);
+            var options = new SmtpClientOptions { LocalHostName = System.Net.Dns.GetHostName() };
+            if (implicitTls)
+            {
+                // Implicit TLS (RFC 8314): the handshake first; the verdict is the verifier's, the connection is only looked at.
+                await using var ssl = new SslStream(tcp.GetStream(), false, (_, cert, chain, errors) =>
+                {
+                    verifier.Verify(host, cert, chain, errors);
+                    return true;
+                });
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = host }, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"TLS {ssl.SslProtocol} {ssl.NegotiatedCipherSuite}");
+            }
+            else
+            {
+                await using var smtp = new SmtpClientConnection(tcp.GetStream(), options);
+                await smtp.HelloAsync(cancellationToken).ConfigureAwait(false);
+                if (!smtp.Capabilities.StartTls)
+                {
+                    Console.WriteLine("the server does not offer STARTTLS");
+                    return DialFailed;
+                }
+                await smtp.StartTlsAsync(host, decision, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"TLS {smtp.Tls.Version} {smtp.Tls.Cipher}");
+                await smtp.QuitAsync().ConfigureAwait(false);
+            }
         }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or SmtpClientException or TlsHandshakeException or System.Security.Authentication.AuthenticationException)
+        {
+            if (verifier.Result is null)
+            {
+                Console.Error.WriteLine($"postern: {host}:{port}: {e.Message}");
+                return DialError;
+            }
+        }
+        if (verifier.Leaf is { } leaf)
+            Console.WriteLine($"certificate {leaf.Subject}, public key {DaneVerifier.Describe(new TlsaRecord("", 0, 3, 1, 1, DaneVerifier.AssociationData(leaf, 1, 1)))} {Convert.ToHexStringLower(DaneVerifier.AssociationData(leaf, 1, 1))}");
+        DaneResult? result = verifier.Result;
+        Console.WriteLine(result is null ? "DANE: no certificate seen" : $"DANE: {result.Status}: {result.Detail}");
+        return result?.Status switch
+        {
+            DaneStatus.Verified => DialVerified,
+            DaneStatus.NoUsableRecords => DialNoRecords,
+            _ => DialFailed,
+        };
+    }
+
+    private static Command DialMxCommand()
+    {
+        var domain = new Argument<string>("domain") { Description = "The recipient domain, e.g. example.org." };
+        var server = new Option<string?>("--server") { Description = "Resolver, IP[:PORT] (it must validate DNSSEC). Default: the nameservers of /etc/resolv.conf." };
+        var portOption = new Option<int>("--port") { Description = "SMTP port of the MX hosts (25).", DefaultValueFactory = _ => 25 };
+        var cmd = new Command("dialmx", "Look up a domain's MX hosts with their DNSSEC status, then dial each as `dane dial` does (RFC 7672).") { domain, server, portOption };
+        cmd.SetAction(async (parse, cancellationToken) =>
+        {
+            string name = parse.GetValue(domain)!.Trim().TrimEnd('.');
+            int port = parse.GetValue(portOption);
+            IPEndPoint? endpoint = null;
+            string? serverText = parse.GetValue(server);
+            if (serverText is not null && !DnsResolverOptions.TryParseServer(serverText, out endpoint))
+            {
+                Console.Error.WriteLine($"postern: invalid server \"{serverText}\" (expected IP or IP:PORT)");
+                return DialError;
+            }
+            if (port is < 1 or > 65535)
+            {
+                Console.Error.WriteLine("postern: --port must be 1 to 65535");
+                return DialError;
+            }
+            var dns = new DnsResolver(new DnsResolverOptions { Servers = endpoint is null ? [] : [endpoint], CacheMaxEntries = 0 });
+            var resolver = new MxResolver(dns);
+            MxResolution mx = await resolver.ResolveDomainAsync(name, cancellationToken).ConfigureAwait(false);
+            if (mx.Failure is not null)
+            {
+                Console.Error.WriteLine($"postern: {mx.Failure}");
+                return DialError;
+            }
+            bool secure = mx.Hosts.Count > 0 && mx.Hosts[0].Authentic;
+            Console.WriteLine($"MX {name}: {(mx.Implicit ? "no MX records, the domain itself (implicit MX)" : string.Join(", ", mx.Hosts.Select(h => $"{h.Preference} {h.Name}")))}; "
+                + (secure ? "DNSSEC-authentic" : "not DNSSEC-authentic (DANE does not apply to this domain)"));
+            int worst = DialVerified;
+            foreach (MxHost host in mx.Hosts)
+            {
+                Console.WriteLine();
+                Console.WriteLine($"== {host.Name}");
+                HostAddresses addresses = await resolver.ResolveAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+                if (addresses.Error is not null)
+                {
+                    Console.WriteLine($"{host.Name}: {addresses.Error}");
+                    worst = Worse(worst, DialError);
+                    continue;
+                }
+                Console.WriteLine($"addresses: {string.Join(", ", addresses.Addresses)}; {(addresses.Authentic ? "DNSSEC-authentic" : "not DNSSEC-authentic")}");
+                string tlsaName = $"_{port}._tcp.{host.Name.TrimEnd('.')}";
+                if (!host.Authentic || !addresses.Authentic)
+                {
+                    Console.WriteLine($"verdict {host.Name}: no DANE (the MX or address lookup is not DNSSEC-authentic; RFC 7672 §2.2)");
+                    worst = Worse(worst, DialNoRecords);
+                    continue;
+                }
+                DnsResult<TlsaRecord> found = await dns.LookupTlsaAsync(tlsaName, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"TLSA {tlsaName}: {found.Outcome}, {(found.Authentic ? "DNSSEC-authentic" : "not DNSSEC-authentic")}");
+                if (found.IsTemporaryFailure)
+                {
+                    Console.WriteLine($"verdict {host.Name}: TLSA lookup failed: delivery would be deferred (RFC 7672 §2.2)");
+                    worst = Worse(worst, DialFailed);
+                    continue;
+                }
+                if (!found.IsSuccess || !found.Authentic)
+                {
+                    Console.WriteLine($"verdict {host.Name}: no DANE (no DNSSEC-authentic TLSA records)");
+                    worst = Worse(worst, DialNoRecords);
+                    continue;
+                }
+                foreach (TlsaRecord r in found.Records)
+                    Console.WriteLine($"TLSA {r.FormatData()}");
+                int code = await DialOneAsync(host.Name.TrimEnd('.'), addresses.Addresses[0].ToString(), port, found.Records, false, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"verdict {host.Name}: " + code switch
+                {
+                    DialVerified => "verified",
+                    DialNoRecords => "no usable TLSA records: TLS required without authentication (RFC 7672 §2.2)",
+                    DialFailed => "NOT verified: delivery would be deferred",
+                    _ => "connection error",
+                });
+                worst = Worse(worst, code);
+            }
+            return worst;
+        });
+        return cmd;
+    }
+
+    /// <summary>The exit code of several hosts: a failure beats a connection error beats no records beats verified.</summary>
+    private static int Worse(int a, int b)
+    {
+        static int Rank(int c) => c switch { DialFailed => 3, DialError => 2, DialNoRecords => 1, _ => 0 };
+        return Rank(b) > Rank(a) ? b : a;
     }
 
     private static Command MakeRecordCommand()

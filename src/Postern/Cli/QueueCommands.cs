@@ -1,4 +1,4 @@
-// `postern queue list|show|hold|unhold|schedule|fail|drop|dump` and `queue suppression list|rm`.
+// `postern queue list|show|hold|unhold|schedule|fail|drop|dump|tls` and `queue suppression list|rm`.
 // With a server running on the data folder the request goes through its control socket (so the
 // worker wakes at once); without one the command works on the data folder directly.
 using System.CommandLine;
@@ -92,6 +92,13 @@ internal static class QueueCommands
             suppression.Subcommands.Add(cmd);
         }
         queue.Subcommands.Add(suppression);
+        {
+            var d = CliCommon.DataDirectoryOption();
+            var dom = new Option<string?>("--domain") { Description = "Only this recipient domain." };
+            var cmd = new Command("tls", "What recipient domains' servers offered at the last attempt (STARTTLS, REQUIRETLS), and the cached MTA-STS policies.") { d, dom };
+            cmd.SetAction((p, ct) => TlsAsync(p.GetValue(d)!, p.GetValue(dom), ct));
+            queue.Subcommands.Add(cmd);
+        }
         return queue;
     }
 
@@ -141,6 +148,33 @@ internal static class QueueCommands
             return CliCommon.ExitError;
         }
         Console.Out.Write(answer);
+        return CliCommon.ExitOk;
+    }
+
+    private static async Task<int> TlsAsync(string dir, string? domain, CancellationToken ct)
+    {
+        if (!Directory.Exists(Path.Combine(dir, "queue")))
+            return CliCommon.Fail($"no queue in {dir} (use --dir)");
+        await using SqliteQueueStore store = SqliteQueueStore.Open(dir);
+        var domains = await store.ListRecipientDomainTlsAsync(domain, cancellationToken: ct).ConfigureAwait(false);
+        Console.WriteLine("recipient domain                         STARTTLS  REQUIRETLS  last server (time, UTC)");
+        foreach (var e in domains)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{e.Domain,-40} {(e.StartTls ? "yes" : "no"),-9} {(e.RequireTls ? "yes" : "no"),-11} {e.Host} ({e.Time:yyyy-MM-dd HH:mm})"));
+        }
+        if (domains.Count == 0) Console.WriteLine("(no attempts recorded yet)");
+        var policies = (await store.ListPoliciesAsync(cancellationToken: ct).ConfigureAwait(false))
+            .Where(p => domain is null || p.Policy.Domain == domain.TrimEnd('.').ToLowerInvariant()).ToList();
+        Console.WriteLine();
+        Console.WriteLine("MTA-STS policy cache (RFC 8461)");
+        foreach (var p in policies)
+        {
+            var c = p.Policy;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{c.Domain,-40} id={c.Id} mode={c.Policy.Mode.ToString().ToLowerInvariant()} mx={string.Join(",", c.Policy.Mx)} fetched={c.Fetched:yyyy-MM-dd HH:mm} expires={c.Expires:yyyy-MM-dd HH:mm}"));
+        }
+        if (policies.Count == 0) Console.WriteLine("(none cached)");
         return CliCommon.ExitOk;
     }
 

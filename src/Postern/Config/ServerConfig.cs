@@ -203,7 +203,7 @@ internal sealed class TransportConfig
     [Doc("TCP port. 0: 25 for direct and relay, 587 for a smarthost with STARTTLS, 465 with implicit TLS.")]
     public int Port { get; set; }
 
-    [Doc("TLS with a smarthost or relay: starttls (required, certificate verified), implicit (TLS from the first byte, port 465, verified), opportunistic (STARTTLS when offered, unverified accepted) or none. auto: starttls for a smarthost, opportunistic for a relay. Direct delivery always uses opportunistic STARTTLS for now (MTA-STS and DANE will tighten it).")]
+    [Doc("TLS with a smarthost or relay: starttls (required, certificate verified), implicit (TLS from the first byte, port 465, verified), opportunistic (STARTTLS when offered, unverified accepted) or none. auto: starttls for a smarthost, opportunistic for a relay. Direct delivery ignores this: it uses STARTTLS whenever offered, required and verified where the recipient domain publishes DANE (DNSSEC-signed TLSA records) or an MTA-STS policy in enforce mode (docs/transport-security.md).")]
     public TransportTls Tls { get; set; } = TransportTls.Auto;
 
     [Doc("PEM file of CA certificates trusted for this host besides the system's (a private CA). Relative to the folder of this file.")]

@@ -33,6 +33,11 @@ internal sealed class MailServer : IAsyncDisposable
     private DmarcEvaluationRecorder? _dmarcEvaluations;
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
+    private Postern.Security.MtaSts.MtaStsClient? _mtaSts;
+    private MtaStsPolicyRefresher? _mtaStsRefresher;
+
+    /// <summary>Receives the TLS session results of direct delivery (RFC 8460); set before start by whoever stores them (null: not recorded).</summary>
+    public Postern.Store.Reports.ITlsResultRecorder? TlsResultRecorder { get; init; }
 
     public MailServer(LoadedConfig config, ILogger logger)
     {
@@ -184,7 +189,11 @@ internal sealed class MailServer : IAsyncDisposable
         }
         var local = new LocalDeliveryTransport(_store!, new DirectoryRecipientResolver(_store!.Directory), c.Hostname);
         // Remote domains: the configured transports and routes (direct to MX hosts by default, see docs/outgoing.md).
-        IOutboundTransport remote = OutboundTransportFactory.Create(_config, _dns!, new SmtpClientOptions { LocalHostName = c.Hostname });
+        // DANE and MTA-STS for direct delivery; MTA-STS policies cached in queue.db and refreshed ahead of expiry (docs/transport-security.md).
+        _mtaSts = new Postern.Security.MtaSts.MtaStsClient(_dns!, _queueStore);
+        _mtaStsRefresher = new MtaStsPolicyRefresher(_queueStore, _mtaSts, logger: _logger);
+        var security = new DeliverySecurityOptions { MtaSts = _mtaSts, DomainMemory = _queueStore, TlsResults = TlsResultRecorder };
+        IOutboundTransport remote = OutboundTransportFactory.Create(_config, _dns!, new SmtpClientOptions { LocalHostName = c.Hostname }, security);
         _queue = new OutgoingQueue(new QueueOptions
         {
             DataDirectory = data,
@@ -199,6 +208,7 @@ internal sealed class MailServer : IAsyncDisposable
             MaxFirstTimeRecipientsPerDay = q.MaxFirstTimeRecipientsPerDay,
         }, _queueStore, new LocalFirstTransport(_store.Directory, local, remote), new FileDkimKeySource(data), _logger);
         _queue.Start();
+        _mtaStsRefresher.Start();
     }
 
     private void StartSmtp(string name, ListenerConfig l, List<IPAddress> ips, CertificateSelector? certificates, string tmp, byte[] connectionIdKey)
@@ -291,6 +301,7 @@ internal sealed class MailServer : IAsyncDisposable
         _acme = null;
         await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace)))).ConfigureAwait(false);
         if (_queue is not null) await _queue.StopAsync().ConfigureAwait(false);
+        if (_mtaStsRefresher is not null) await _mtaStsRefresher.DisposeAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -301,6 +312,8 @@ internal sealed class MailServer : IAsyncDisposable
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
         if (_queue is not null) await _queue.DisposeAsync().ConfigureAwait(false);
+        if (_mtaStsRefresher is not null) await _mtaStsRefresher.DisposeAsync().ConfigureAwait(false);
+        _mtaSts?.Dispose();
         if (_queueStore is not null) await _queueStore.DisposeAsync().ConfigureAwait(false);
         if (_dmarcEvaluations is not null) await _dmarcEvaluations.DisposeAsync().ConfigureAwait(false);
         _dmarcEvaluations = null;

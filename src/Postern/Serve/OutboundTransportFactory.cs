@@ -12,24 +12,26 @@ namespace Postern.Serve;
 internal static class OutboundTransportFactory
 {
     /// <summary>Builds every configured transport and the routes; throws <see cref="StartException"/> for unreadable files.</summary>
-    public static TransportRouter Create(LoadedConfig loaded, IDnsResolver dns, SmtpClientOptions? client = null)
+    /// <param name="security">DANE, MTA-STS, REQUIRETLS and TLS reporting for direct transports; null: opportunistic TLS only.</param>
+    public static TransportRouter Create(LoadedConfig loaded, IDnsResolver dns, SmtpClientOptions? client = null, DeliverySecurityOptions? security = null)
     {
         ServerConfig c = loaded.Config;
         client ??= new SmtpClientOptions { LocalHostName = c.Hostname };
         var resolver = new MxResolver(dns);
         var transports = new Dictionary<string, IOutboundTransport>(StringComparer.Ordinal);
         foreach (var (name, t) in c.Transports)
-            transports[name] = Build(loaded, name, t, resolver, dns, client);
+            transports[name] = Build(loaded, name, t, resolver, dns, client, security);
         if (!transports.TryGetValue("direct", out IOutboundTransport? direct))
         {
-            direct = new DirectTransport(resolver, new DirectTransportOptions { Client = client });
+            direct = new DirectTransport(resolver, new DirectTransportOptions { Client = client, Security = security });
             transports["direct"] = direct;
         }
         var routes = c.Routes.Select(r => new OutboundRoute(transports[r.Transport], r.FromDomains, r.ToDomains, r.MinimumAttempt)).ToList();
         return new TransportRouter(routes, direct);
     }
 
-    private static IOutboundTransport Build(LoadedConfig loaded, string name, TransportConfig t, MxResolver resolver, IDnsResolver dns, SmtpClientOptions client)
+    private static IOutboundTransport Build(LoadedConfig loaded, string name, TransportConfig t, MxResolver resolver, IDnsResolver dns, SmtpClientOptions client,
+        DeliverySecurityOptions? security)
     {
         IConnectionDialer dialer = DirectDialer.Instance;
         if (t.Socks5.Length > 0)
@@ -40,7 +42,7 @@ internal static class OutboundTransportFactory
             dialer = new Socks5Dialer(proxyHost, proxyPort, user, password);
         }
         if (t.Type == TransportType.Direct)
-            return new DirectTransport(resolver, new DirectTransportOptions { Name = name, Port = t.Port == 0 ? 25 : t.Port, Client = client, Dialer = dialer });
+            return new DirectTransport(resolver, new DirectTransportOptions { Name = name, Port = t.Port == 0 ? 25 : t.Port, Client = client, Dialer = dialer, Security = security });
         SmarthostTlsMode tls = t.Tls switch
         {
             TransportTls.Starttls => SmarthostTlsMode.StartTls,
