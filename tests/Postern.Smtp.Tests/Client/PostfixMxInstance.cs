@@ -48,7 +48,8 @@ public sealed class PostfixMxInstance : IDisposable
 
     public string Log() => File.Exists(MailLog) ? File.ReadAllText(MailLog) : "";
 
-    public static async Task<PostfixMxInstance> StartAsync(IPAddress address, string hostName, IEnumerable<string> domains)
+    /// <summary>Starts Postfix; with <paramref name="tlsKeyPem"/> and <paramref name="tlsChainPem"/> (leaf first, then what it should send) it offers STARTTLS.</summary>
+    public static async Task<PostfixMxInstance> StartAsync(IPAddress address, string hostName, IEnumerable<string> domains, string? tlsKeyPem = null, string? tlsChainPem = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "postern-postfix-mx-" + Guid.NewGuid().ToString("N")[..12]);
         string conf = Path.Combine(dir, "conf"), queue = Path.Combine(dir, "queue"), data = Path.Combine(dir, "data"), mail = Path.Combine(dir, "mail");
@@ -56,6 +57,19 @@ public sealed class PostfixMxInstance : IDisposable
             Directory.CreateDirectory(d);
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
+        string tls = "";
+        if (tlsKeyPem is not null && tlsChainPem is not null)
+        {
+            // Postfix ≥ 3.4: smtpd_tls_chain_files is the key, then the certificates in the order sent.
+            File.WriteAllText(Path.Combine(conf, "key.pem"), tlsKeyPem);
+            File.WriteAllText(Path.Combine(conf, "chain.pem"), tlsChainPem);
+            tls = $"""
+
+                smtpd_tls_security_level = may
+                smtpd_tls_chain_files = {conf}/key.pem, {conf}/chain.pem
+                smtpd_tls_loglevel = 1
+                """;
+        }
         (int _, string uid) = await PeerServers.RunAsync("id", ["-u", "postfix"]);
         (int _, string gid) = await PeerServers.RunAsync("id", ["-g", "postfix"]);
         File.WriteAllText(Path.Combine(conf, "main.cf"), $"""
@@ -84,7 +98,7 @@ public sealed class PostfixMxInstance : IDisposable
             virtual_gid_maps = static:{gid.Trim()}
             virtual_minimum_uid = 1
             smtpd_peername_lookup = no
-            """);
+            """ + tls);
         string masterSource = File.Exists("/usr/share/postfix/master.cf.dist") ? "/usr/share/postfix/master.cf.dist" : "/etc/postfix/master.cf";
         var master = File.ReadAllLines(masterSource).Select(l =>
         {
