@@ -72,6 +72,8 @@ public sealed class SystemCaVerifier : IServerCertificateVerifier
             custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             custom.ChainPolicy.CustomTrustStore.AddRange(_extraRoots);
             custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            // The intermediates the server sent (RFC 5246 §7.4.2), as the system's own validation used them.
+            if (chain is not null) custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
             using var leaf = new X509Certificate2(certificate);
             if (custom.Build(leaf)) return null;
             return "certificate not issued by a trusted CA: " + string.Join("; ", custom.ChainStatus.Select(s => s.StatusInformation.Trim()));
