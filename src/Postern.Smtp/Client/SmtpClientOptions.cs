@@ -67,4 +67,10 @@ public sealed record SmtpClientOptions
 
     /// <summary>Input bounds.</summary>
     public SmtpClientLimits Limits { get; init; } = SmtpClientLimits.Default;
+
+    /// <summary>
+    /// Where each outgoing TLS session attempt is recorded for TLS reporting (RFC 8460), or null.
+    /// <c>serve</c> sets the reports.db recorder; its Record never blocks or throws.
+    /// </summary>
+    public Store.Reports.ITlsResultRecorder? TlsResults { get; init; }
 }
