@@ -23,6 +23,18 @@ public interface IDmarcEvaluationStore : IAsyncDisposable
 
     /// <summary>Deletes evaluations older than <paramref name="time"/> (after their reports went out); returns how many.</summary>
     Task<long> DeleteBeforeAsync(DateTimeOffset time, CancellationToken cancellationToken = default);
+
+    /// <summary>The policy domains with evaluations before <paramref name="before"/>: oldest time and the newest evaluation's published policy.</summary>
+    Task<IReadOnlyList<DmarcPendingDomain>> ListPendingDomainsAsync(DateTimeOffset before, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A domain's evaluations in a period grouped into aggregate-report rows (source IP, disposition,
+    /// results, identifiers), largest first, at most <paramref name="maxRows"/> (RFC 7489 §7.2).
+    /// </summary>
+    Task<DmarcAggregate> AggregateAsync(string policyDomain, DateTimeOffset from, DateTimeOffset to, int maxRows, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes one policy domain's evaluations older than <paramref name="before"/> (after its report went out); returns how many.</summary>
+    Task<long> DeleteDomainBeforeAsync(string policyDomain, DateTimeOffset before, CancellationToken cancellationToken = default);
 }
 
 /// <summary>UTC day boundaries used by the report queries.</summary>

@@ -9,7 +9,7 @@ using Postern.Store.Sqlite;
 namespace Postern.Store.Reports;
 
 /// <summary>DMARC evaluations in a SQLite database (DATA/reports.db).</summary>
-public sealed class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
+public sealed partial class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
 {
     /// <summary>File name of the database in the data folder.</summary>
     public const string FileName = ReportsSchema.FileName;

@@ -28,6 +28,7 @@ internal static class PosternCli
         root.Subcommands.Add(CidCommand.Create());
         root.Subcommands.Add(DmarcCommands.Create());
         root.Subcommands.Add(QueueCommands.Create());
+        root.Subcommands.Add(ReportsCommands.Create());
         root.Subcommands.Add(SendmailCommand.Create());
         // No @response-file expansion: "@example.com" is a catch-all address argument, not a file.
         ParseResult parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });

@@ -41,6 +41,9 @@ internal sealed class ServerConfig
     [Doc("The outgoing queue: retries, delivery status notifications, sending limits per account (docs/queue.md).")]
     public QueueConfig Queue { get; set; } = new();
 
+    [Doc("Reports Postern sends to other operators: daily TLS reports (RFC 8460) about its outgoing TLS sessions, to the addresses in each recipient domain's _smtp._tls record, and DMARC aggregate reports (RFC 7489) about mail it received, to each sender domain's rua=. Both are DKIM-signed through the queue. See docs/transport-security.md and docs/sender-authentication.md.")]
+    public ReportsConfig Reports { get; set; } = new();
+
     [Doc("Named ways of sending outgoing mail besides direct delivery to the recipient's MX hosts: a smarthost (your provider's submission service, with a user name and password), a plain relay, or either through a SOCKS5 proxy. The name `direct` is the built-in default; define it here to change it (for example to go through a proxy). See docs/outgoing.md.")]
     public Dictionary<string, TransportConfig> Transports { get; set; } = [];
 
@@ -189,6 +192,42 @@ internal sealed class QueueConfig
 
     [Doc("Most recipients an account may write to for the first time per day (UTC); 0: no limit.")]
     public int MaxFirstTimeRecipientsPerDay { get; set; } = 200;
+}
+
+[Doc("Outgoing TLS and DMARC reports.")]
+internal sealed class ReportsConfig
+{
+    [Doc("Organisation name in the reports (organization-name, org_name). Empty: the domain of the host name.")]
+    public string OrganizationName { get; set; } = "";
+
+    [Doc("From address and envelope sender of report messages, also the reports' contact address. Empty: postmaster@ the domain of the host name (mail.example.com gives postmaster@example.com). Reports are DKIM-signed when the queue has keys for its domain; bounces come back to it.")]
+    public string FromAddress { get; set; } = "";
+
+    [Doc("TLS reports (RFC 8460), sent once a day after midnight UTC for the previous day.")]
+    public TlsReportsConfig Tls { get; set; } = new();
+
+    [Doc("DMARC aggregate reports (RFC 7489 §7.2), sent per each sender domain's ri= (1 to 24 hours, aligned to UTC days).")]
+    public DmarcReportsConfig Dmarc { get; set; } = new();
+
+    [Doc("Days that a report address whose report bounced (5xx, or a DSN saying failed 5.x.x) is not sent to. `postern reports suppression` lists and removes entries.")]
+    public int SuppressionDays { get; set; } = 30;
+}
+
+[Doc("TLS report settings.")]
+internal sealed class TlsReportsConfig
+{
+    [Doc("Send TLS reports.")]
+    public bool Enabled { get; set; } = true;
+
+    [Doc("Only report domains where at least one TLS session failed that day (as most senders do); false: every domain with a TLSRPT record gets a daily report.")]
+    public bool OnlyFailures { get; set; } = true;
+}
+
+[Doc("DMARC aggregate report settings.")]
+internal sealed class DmarcReportsConfig
+{
+    [Doc("Send DMARC aggregate reports. When off, stored evaluations are kept 7 days for `postern dmarc evaluations`.")]
+    public bool Enabled { get; set; } = true;
 }
 
 [Doc("A way of sending outgoing mail.")]

@@ -14,6 +14,7 @@ using Postern.Store.Reports;
 using Postern.Store.Sqlite;
 using Postern.Queue;
 using Postern.Queue.Sqlite;
+using Postern.Queue.Reports;
 using Postern.Smtp.Client;
 
 namespace Postern.Serve;
@@ -31,13 +32,14 @@ internal sealed class MailServer : IAsyncDisposable
     private ControlSocket? _control;
     private AcmeService? _acme;
     private DmarcEvaluationRecorder? _dmarcEvaluations;
+    private SqliteDmarcEvaluationStore? _dmarcStore;
+    private TlsResultRecorder? _tlsResults;
+    private SqliteReportLog? _reportLog;
+    private ReportSender? _reports;
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
     private Postern.Security.MtaSts.MtaStsClient? _mtaSts;
     private MtaStsPolicyRefresher? _mtaStsRefresher;
-
-    /// <summary>Receives the TLS session results of direct delivery (RFC 8460); set before start by whoever stores them (null: not recorded).</summary>
-    public Postern.Store.Reports.ITlsResultRecorder? TlsResultRecorder { get; init; }
 
     public MailServer(LoadedConfig config, ILogger logger)
     {
@@ -101,7 +103,11 @@ internal sealed class MailServer : IAsyncDisposable
         try
         {
             // DMARC evaluations for aggregate reports, in DATA/reports.db (not durable like mail: see docs/sender-authentication.md).
-            _dmarcEvaluations = new DmarcEvaluationRecorder(SqliteDmarcEvaluationStore.Open(data), _logger);
+            _dmarcStore = SqliteDmarcEvaluationStore.Open(data);
+            _dmarcEvaluations = new DmarcEvaluationRecorder(_dmarcStore, _logger);
+            // Outgoing TLS session results (counted per day for TLS reports) and the sent-report log, same database.
+            _tlsResults = new TlsResultRecorder(SqliteTlsResultStore.Open(data), _logger);
+            _reportLog = SqliteReportLog.Open(data);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
         {
@@ -117,6 +123,7 @@ internal sealed class MailServer : IAsyncDisposable
             TrustedServers = c.Dns.TrustedNameservers.Count == 0 ? null : [.. c.Dns.TrustedNameservers.Select(IPAddress.Parse)],
         });
         StartQueue(c, data);
+        StartReports(c);
         foreach (var (name, l) in c.Listeners)
         {
             var ips = l.Ips.Select(IPAddress.Parse).ToList();
@@ -192,7 +199,7 @@ internal sealed class MailServer : IAsyncDisposable
         // DANE and MTA-STS for direct delivery; MTA-STS policies cached in queue.db and refreshed ahead of expiry (docs/transport-security.md).
         _mtaSts = new Postern.Security.MtaSts.MtaStsClient(_dns!, _queueStore);
         _mtaStsRefresher = new MtaStsPolicyRefresher(_queueStore, _mtaSts, logger: _logger);
-        var security = new DeliverySecurityOptions { MtaSts = _mtaSts, DomainMemory = _queueStore, TlsResults = TlsResultRecorder };
+        var security = new DeliverySecurityOptions { MtaSts = _mtaSts, DomainMemory = _queueStore, TlsResults = _tlsResults };
         IOutboundTransport remote = OutboundTransportFactory.Create(_config, _dns!, new SmtpClientOptions { LocalHostName = c.Hostname }, security);
         _queue = new OutgoingQueue(new QueueOptions
         {
@@ -209,6 +216,32 @@ internal sealed class MailServer : IAsyncDisposable
         }, _queueStore, new LocalFirstTransport(_store.Directory, local, remote), new FileDkimKeySource(data), _logger);
         _queue.Start();
         _mtaStsRefresher.Start();
+    }
+
+    /// <summary>The TLS and DMARC report sender (docs/transport-security.md, docs/sender-authentication.md): hourly, through the queue.</summary>
+    private void StartReports(ServerConfig c)
+    {
+        ReportsConfig r = c.Reports;
+        string hostDomain = HostDomain(c.Hostname);
+        _reports = new ReportSender(new OutgoingReportOptions
+        {
+            TlsEnabled = r.Tls.Enabled,
+            TlsOnlyFailures = r.Tls.OnlyFailures,
+            DmarcEnabled = r.Dmarc.Enabled,
+            OrganizationName = r.OrganizationName.Length > 0 ? r.OrganizationName : hostDomain,
+            FromAddress = r.FromAddress.Length > 0 ? r.FromAddress : "postmaster@" + hostDomain,
+            HostName = c.Hostname,
+            SuppressionPeriod = TimeSpan.FromDays(r.SuppressionDays),
+        }, _dns!, _queue, _tlsResults!.Store, _dmarcStore, _reportLog!, logger: _logger);
+        _reports.Start();
+    }
+
+    /// <summary>The domain of a host name: mail.example.com gives example.com; a name of two labels is its own domain.</summary>
+    internal static string HostDomain(string hostName)
+    {
+        string h = hostName.TrimEnd('.').ToLowerInvariant();
+        int dot = h.IndexOf('.', StringComparison.Ordinal);
+        return dot > 0 && h.IndexOf('.', dot + 1) > 0 ? h[(dot + 1)..] : h;
     }
 
     private void StartSmtp(string name, ListenerConfig l, List<IPAddress> ips, CertificateSelector? certificates, string tmp, byte[] connectionIdKey)
@@ -270,12 +303,21 @@ internal sealed class MailServer : IAsyncDisposable
                 _logger.LogInformation("stop requested through the control socket");
                 _stopRequested.TrySetResult();
                 return Task.FromResult("stopping\n");
+            case "reports send" or "reports dry-run":
+                return _reports is null ? Task.FromResult("error: the report sender is not running\n") : RunReportsAsync(request == "reports dry-run");
             case var q when q.StartsWith(QueueControl.Prefix, StringComparison.Ordinal):
                 return _queue is null ? Task.FromResult("error: the queue is not running\n")
                     : QueueControl.Decode(q) is { } qr ? QueueControl.RunAsync(_queue, qr) : Task.FromResult("error: malformed queue request\n");
             default:
                 return Task.FromResult($"error: unknown request \"{(request.Length > 40 ? request[..40] + "..." : request)}\"\n");
         }
+    }
+
+    private async Task<string> RunReportsAsync(bool dryRun)
+    {
+        // What is still in the recorders' buffers belongs to today, which is not reported yet; flushing keeps the CLI's view current.
+        if (_tlsResults is not null) await _tlsResults.FlushAsync().ConfigureAwait(false);
+        return Cli.ReportsFormat.Format(await _reports!.RunAsync(dryRun).ConfigureAwait(false), dryRun);
     }
 
     private static void CheckWritable(string data)
@@ -300,6 +342,7 @@ internal sealed class MailServer : IAsyncDisposable
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
         _acme = null;
         await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace)))).ConfigureAwait(false);
+        if (_reports is not null) await _reports.StopAsync().ConfigureAwait(false);
         if (_queue is not null) await _queue.StopAsync().ConfigureAwait(false);
         if (_mtaStsRefresher is not null) await _mtaStsRefresher.DisposeAsync().ConfigureAwait(false);
     }
@@ -311,12 +354,20 @@ internal sealed class MailServer : IAsyncDisposable
         _acme = null;
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
+        if (_reports is not null) await _reports.DisposeAsync().ConfigureAwait(false);
+        _reports = null;
         if (_queue is not null) await _queue.DisposeAsync().ConfigureAwait(false);
         if (_mtaStsRefresher is not null) await _mtaStsRefresher.DisposeAsync().ConfigureAwait(false);
         _mtaSts?.Dispose();
         if (_queueStore is not null) await _queueStore.DisposeAsync().ConfigureAwait(false);
         if (_dmarcEvaluations is not null) await _dmarcEvaluations.DisposeAsync().ConfigureAwait(false);
+        else if (_dmarcStore is not null) await _dmarcStore.DisposeAsync().ConfigureAwait(false);
         _dmarcEvaluations = null;
+        _dmarcStore = null;
+        if (_tlsResults is not null) await _tlsResults.DisposeAsync().ConfigureAwait(false);
+        _tlsResults = null;
+        if (_reportLog is not null) await _reportLog.DisposeAsync().ConfigureAwait(false);
+        _reportLog = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
     }
 }

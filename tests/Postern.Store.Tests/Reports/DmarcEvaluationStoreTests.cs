@@ -190,6 +190,14 @@ public sealed class DmarcEvaluationStoreTests : IDisposable
 
         public Task<long> DeleteBeforeAsync(DateTimeOffset time, CancellationToken cancellationToken = default) => Task.FromResult(0L);
 
+        public Task<IReadOnlyList<DmarcPendingDomain>> ListPendingDomainsAsync(DateTimeOffset before, CancellationToken cancellationToken = default) =>
+            Task.FromResult<IReadOnlyList<DmarcPendingDomain>>([]);
+
+        public Task<DmarcAggregate> AggregateAsync(string policyDomain, DateTimeOffset from, DateTimeOffset to, int maxRows, CancellationToken cancellationToken = default) =>
+            Task.FromResult(new DmarcAggregate([], 0, false, null));
+
+        public Task<long> DeleteDomainBeforeAsync(string policyDomain, DateTimeOffset before, CancellationToken cancellationToken = default) => Task.FromResult(0L);
+
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
