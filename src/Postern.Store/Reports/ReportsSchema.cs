@@ -19,6 +19,7 @@ public static partial class ReportsSchema
     private static readonly string[] Steps =
     [
         DmarcEvaluationsStep, // 1
+        IncomingReportsStep, // 2
     ];
 
     /// <summary>Schema version this code writes and reads.</summary>
