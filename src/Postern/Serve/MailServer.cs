@@ -31,6 +31,7 @@ internal sealed class MailServer : IAsyncDisposable
     private ControlSocket? _control;
     private AcmeService? _acme;
     private DmarcEvaluationRecorder? _dmarcEvaluations;
+    private IncomingReportReceiver? _incomingReports;
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
 
@@ -101,6 +102,15 @@ internal sealed class MailServer : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
         {
             throw new StartException($"data-dir: cannot open {SqliteDmarcEvaluationStore.FileName} in {data}: {e.Message}");
+        }
+        try
+        {
+            // DMARC aggregate and TLS reports arriving at the domains' reporting addresses (see docs/transport-security.md).
+            _incomingReports = new IncomingReportReceiver(SqliteIncomingReportStore.Open(data), _store.Directory, _logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            throw new StartException($"data-dir: cannot open {ReportsSchema.FileName} in {data}: {e.Message}");
         }
 
         string tmp = Path.Combine(data, "tmp");
@@ -182,7 +192,7 @@ internal sealed class MailServer : IAsyncDisposable
         {
             throw new StartException($"data-dir: cannot open the queue in {Path.Combine(data, "queue")}: {e.Message}");
         }
-        var local = new LocalDeliveryTransport(_store!, new DirectoryRecipientResolver(_store!.Directory), c.Hostname);
+        var local = new LocalDeliveryTransport(_store!, new DirectoryRecipientResolver(_store!.Directory), c.Hostname, _incomingReports);
         // Remote domains: the configured transports and routes (direct to MX hosts by default, see docs/outgoing.md).
         IOutboundTransport remote = OutboundTransportFactory.Create(_config, _dns!, new SmtpClientOptions { LocalHostName = c.Hostname });
         _queue = new OutgoingQueue(new QueueOptions
@@ -230,6 +240,8 @@ internal sealed class MailServer : IAsyncDisposable
             // DNS blocklists of this listener, asked at MAIL FROM on the smtp service only.
             ClientCheckers = l.Dnsbl.Count == 0 ? [] : [new DnsblClientChecker(_dns!, l.Dnsbl, _logger)],
             OutgoingQueue = _queue,
+            // Reports sent to the domains' reporting addresses are stored after delivery.
+            DeliveredObserver = _incomingReports,
         }, _store!, logger: _logger);
         _smtp.Add(smtp);
         try
@@ -304,6 +316,8 @@ internal sealed class MailServer : IAsyncDisposable
         if (_queueStore is not null) await _queueStore.DisposeAsync().ConfigureAwait(false);
         if (_dmarcEvaluations is not null) await _dmarcEvaluations.DisposeAsync().ConfigureAwait(false);
         _dmarcEvaluations = null;
+        if (_incomingReports is not null) await _incomingReports.DisposeAsync().ConfigureAwait(false);
+        _incomingReports = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
     }
 }
