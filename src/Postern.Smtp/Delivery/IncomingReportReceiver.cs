@@ -44,7 +44,7 @@ public sealed class IncomingReportReceiver : IDeliveredMessageObserver, IAsyncDi
     private long _finished;
     private long _dropped;
     private long _stored;
-    private long _lastDropLog = long.MinValue;
+    private long _lastDropLog = -60_000; // so that the first drop is logged (TickCount64 starts near 0 at boot)
 
     private sealed record Job(IReadOnlyList<string> Candidates, string MailFrom, byte[] Bytes, MessageStructure Structure);
 
