@@ -12,7 +12,11 @@ using Postern.Store;
 namespace Postern.Queue;
 
 /// <summary>An <see cref="IOutboundTransport"/> that stores messages in local accounts.</summary>
-public sealed class LocalDeliveryTransport(IMailStore store, IRecipientResolver resolver, string hostName) : IOutboundTransport
+/// <param name="store">The accounts.</param>
+/// <param name="resolver">Recipient to account.</param>
+/// <param name="hostName">This server's name, for the Received field.</param>
+/// <param name="deliveredObserver">Told about each message once it is stored (incoming reports), or null.</param>
+public sealed class LocalDeliveryTransport(IMailStore store, IRecipientResolver resolver, string hostName, IDeliveredMessageObserver? deliveredObserver = null) : IOutboundTransport
 {
     private readonly MessageDelivery _delivery = new(store);
 
@@ -67,6 +71,7 @@ public sealed class LocalDeliveryTransport(IMailStore store, IRecipientResolver 
                     + "Received: by " + hostName + " (Postern) with local id queue; " + date + "\r\n", cancellationToken).ConfigureAwait(false);
                 foreach (var (i, _) in targets)
                     results[i] ??= new OutboundRecipientResult(request.Recipients[i].Address, 250, "2.0.0", "Delivered to the local mailbox", false);
+                await NotifyDeliveredAsync(content, targets.Select(t => request.Recipients[t.Index].Address).Distinct(StringComparer.Ordinal).ToList(), request.MailFrom, cancellationToken).ConfigureAwait(false);
             }
             catch (OverQuotaException)
             {
@@ -82,6 +87,22 @@ public sealed class LocalDeliveryTransport(IMailStore store, IRecipientResolver 
         }
         return new OutboundResult(results, hostName, null, TlsOutcome.None, "local",
             log.Length > 0 ? log : string.Create(CultureInfo.InvariantCulture, $"{targets.Count} local delivery target(s)"));
+    }
+
+    /// <summary>Tells the observer (incoming reports) about a stored message; its failures never affect the delivery result.</summary>
+    private async Task NotifyDeliveredAsync(DeliveryContent content, List<string> recipients, string mailFrom, CancellationToken ct)
+    {
+        if (deliveredObserver is null || !deliveredObserver.Wants(recipients))
+            return;
+        try
+        {
+            await deliveredObserver.DeliveredAsync(new DeliveredMessage(recipients, mailFrom, content), ct).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the message is delivered; what the observer does with it cannot change that
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 }
 

@@ -53,7 +53,7 @@ public class ServeCommandTests
         return (tmp.Sub("postern.conf"), imap, imaps, smtp);
     }
 
-    private sealed class ServeProcess : IDisposable
+    internal sealed class ServeProcess : IDisposable
     {
         private readonly StringBuilder _log = new();
         public required Process Process { get; init; }

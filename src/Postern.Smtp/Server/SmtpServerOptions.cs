@@ -84,6 +84,9 @@ public sealed record SmtpServerOptions
     /// </summary>
     public IOutgoingQueue? OutgoingQueue { get; init; }
 
+    /// <summary>Told about each message after its local delivery is committed and the reply sent (incoming reports); null for none.</summary>
+    public IDeliveredMessageObserver? DeliveredObserver { get; init; }
+
     /// <summary>Longest hold a submission client may ask for with FUTURERELEASE (RFC 4865); 7 days by default.</summary>
     public TimeSpan MaxFutureRelease { get; init; } = TimeSpan.FromDays(7);
 }

@@ -321,6 +321,32 @@ internal sealed partial class SmtpSession
         _server.Logger.LogInformation("smtp delivered id={Id} remote={Remote} from={From} rcpts={Rcpts} size={Size} auth={Auth}",
             _id, _remote, envelopeFrom, _recipients.Count, message.Length, _authAccount ?? "");
         _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + _cid + (queueId is null ? "" : ", queued as " + queueId));
+        if (targets.Count > 0)
+            await NotifyDeliveredAsync(content, envelopeFrom).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Hands a delivered message to the observer (incoming reports) once the 250 is on its way:
+    /// the reply is flushed first, and whatever the observer does cannot change or delay it.
+    /// </summary>
+    private async Task NotifyDeliveredAsync(DeliveryContent content, string envelopeFrom)
+    {
+        if (Options.DeliveredObserver is not { } observer)
+            return;
+        List<string> recipients = _recipients.Select(r => r.Address.ToString()).ToList();
+        if (!observer.Wants(recipients))
+            return;
+        await TryFlushAsync().ConfigureAwait(false);
+        try
+        {
+            await observer.DeliveredAsync(new DeliveredMessage(recipients, envelopeFrom, content), default).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // an observer's failure must never reach the SMTP session
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _server.Logger.LogWarning("smtp delivered-message observer failed id={Id} error={Error}", _id, e.Message);
+        }
     }
 
     /// <summary>RFC 6409 rules for submitted mail; returns a refusal text, or null with headers to add.</summary>

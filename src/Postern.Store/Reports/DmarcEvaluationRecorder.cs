@@ -27,7 +27,7 @@ public sealed class DmarcEvaluationRecorder : IAsyncDisposable
     private long _written;
     private long _accepted;
     private long _finished;
-    private long _lastDropLog = long.MinValue;
+    private long _lastDropLog = -60_000; // so that the first drop is logged (TickCount64 starts near 0 at boot)
 
     /// <summary>Starts the writer task over <paramref name="store"/>.</summary>
     public DmarcEvaluationRecorder(IDmarcEvaluationStore store, ILogger? logger = null, int capacity = DefaultCapacity)

@@ -20,6 +20,7 @@ public static partial class ReportsSchema
     [
         DmarcEvaluationsStep, // 1
         TlsResultsStep, // 2 (outgoing TLS results, sent-report bookkeeping)
+        IncomingReportsStep, // 3 (reports received)
     ];
 
     /// <summary>Schema version this code writes and reads.</summary>

@@ -14,8 +14,9 @@ internal static class DmarcCommands
 {
     public static Command Create()
     {
-        var dmarc = new Command("dmarc", "DMARC data of incoming mail.");
+        var dmarc = new Command("dmarc", "DMARC data of incoming mail, and aggregate reports received.");
         dmarc.Subcommands.Add(EvaluationsCommand());
+        dmarc.Subcommands.Add(IncomingReportCommands.DmarcReportsCommand());
         return dmarc;
     }
 

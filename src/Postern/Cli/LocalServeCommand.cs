@@ -15,6 +15,7 @@ using Postern.Security.Passwords;
 using Postern.Security.Tls;
 using Postern.Smtp.Delivery;
 using Postern.Smtp.Server;
+using Postern.Store.Reports;
 using Postern.Store.Sqlite;
 
 namespace Postern.Cli;
@@ -91,8 +92,10 @@ internal static class LocalServeCommand
         string data = Path.Combine(root, "data");
         await using SqliteQueueStore queueStore = SqliteQueueStore.Open(data);
         var localServeResolver = new LocalServeRecipientResolver(AccountName);
+        // Reports sent to dmarc-reports@ or tls-reports@ any domain are stored in DATA/reports.db after delivery.
+        await using var incomingReports = new IncomingReportReceiver(SqliteIncomingReportStore.Open(data), directory: null, logger);
         await using var queue = new OutgoingQueue(new QueueOptions { DataDirectory = data, HostName = "localhost" }, queueStore,
-            new LocalDeliveryTransport(store, localServeResolver, "localhost"), new FileDkimKeySource(data), logger);
+            new LocalDeliveryTransport(store, localServeResolver, "localhost", incomingReports), new FileDkimKeySource(data), logger);
         queue.Start();
 
         var smtpOptions = new SmtpServerOptions
@@ -109,6 +112,7 @@ internal static class LocalServeCommand
             ConnectionIdKey = CidCommand.LoadOrCreateKey(Path.Combine(root, "data")),
             RecipientResolver = localServeResolver,
             OutgoingQueue = queue,
+            DeliveredObserver = incomingReports,
             // All clients of a local test server share 127.0.0.1: no per-IP limits.
             RateLimits = SmtpRateLimits.Unlimited,
             Limits = Smtp.Protocol.SmtpLimits.Default with { MaxMessageSize = ports.MaxMessageSize },

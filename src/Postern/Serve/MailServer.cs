@@ -36,6 +36,7 @@ internal sealed class MailServer : IAsyncDisposable
     private TlsResultRecorder? _tlsResults;
     private SqliteReportLog? _reportLog;
     private ReportSender? _reports;
+    private IncomingReportReceiver? _incomingReports;
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
     private Postern.Security.MtaSts.MtaStsClient? _mtaSts;
@@ -112,6 +113,15 @@ internal sealed class MailServer : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
         {
             throw new StartException($"data-dir: cannot open {SqliteDmarcEvaluationStore.FileName} in {data}: {e.Message}");
+        }
+        try
+        {
+            // DMARC aggregate and TLS reports arriving at the domains' reporting addresses (see docs/transport-security.md).
+            _incomingReports = new IncomingReportReceiver(SqliteIncomingReportStore.Open(data), _store.Directory, _logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            throw new StartException($"data-dir: cannot open {ReportsSchema.FileName} in {data}: {e.Message}");
         }
 
         string tmp = Path.Combine(data, "tmp");
@@ -194,7 +204,7 @@ internal sealed class MailServer : IAsyncDisposable
         {
             throw new StartException($"data-dir: cannot open the queue in {Path.Combine(data, "queue")}: {e.Message}");
         }
-        var local = new LocalDeliveryTransport(_store!, new DirectoryRecipientResolver(_store!.Directory), c.Hostname);
+        var local = new LocalDeliveryTransport(_store!, new DirectoryRecipientResolver(_store!.Directory), c.Hostname, _incomingReports);
         // Remote domains: the configured transports and routes (direct to MX hosts by default, see docs/outgoing.md).
         // DANE and MTA-STS for direct delivery; MTA-STS policies cached in queue.db and refreshed ahead of expiry (docs/transport-security.md).
         _mtaSts = new Postern.Security.MtaSts.MtaStsClient(_dns!, _queueStore);
@@ -273,6 +283,8 @@ internal sealed class MailServer : IAsyncDisposable
             // DNS blocklists of this listener, asked at MAIL FROM on the smtp service only.
             ClientCheckers = l.Dnsbl.Count == 0 ? [] : [new DnsblClientChecker(_dns!, l.Dnsbl, _logger)],
             OutgoingQueue = _queue,
+            // Reports sent to the domains' reporting addresses are stored after delivery.
+            DeliveredObserver = _incomingReports,
         }, _store!, logger: _logger);
         _smtp.Add(smtp);
         try
@@ -368,6 +380,8 @@ internal sealed class MailServer : IAsyncDisposable
         _tlsResults = null;
         if (_reportLog is not null) await _reportLog.DisposeAsync().ConfigureAwait(false);
         _reportLog = null;
+        if (_incomingReports is not null) await _incomingReports.DisposeAsync().ConfigureAwait(false);
+        _incomingReports = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
     }
 }

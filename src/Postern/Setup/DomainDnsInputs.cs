@@ -5,6 +5,7 @@ using System.Net;
 using Postern.Config;
 using Postern.Security.Acme;
 using Postern.Store;
+using Postern.Store.Reports;
 
 namespace Postern.Setup;
 
@@ -35,8 +36,9 @@ internal static class DomainDnsInputs
             tlsa.AddRange(keys.TlsaDigests().Select(t => t.Sha256));
         }
 
-        string dmarc = await ReportAddressAsync(store, domain, "dmarc-reports", "postmaster@" + domain, ct).ConfigureAwait(false);
-        string tlsrpt = await ReportAddressAsync(store, domain, "tls-reports", dmarc, ct).ConfigureAwait(false);
+        // The same rule decides which incoming mail is looked at for reports (IncomingReportReceiver).
+        ReportAddresses reportAddresses = await ReportAddresses.ForDomainAsync(store.Directory, domain, ct).ConfigureAwait(false);
+        string dmarc = reportAddresses.Dmarc, tlsrpt = reportAddresses.Tls;
 
         int? Port(Func<ListenerConfig, ServiceConfig> service) =>
             c.Listeners.Values.Select(service).FirstOrDefault(s => s.Enabled)?.Port;
@@ -66,13 +68,4 @@ internal static class DomainDnsInputs
 
     private static IReadOnlyList<string> Known(string directoryUrl) =>
         Uri.TryCreate(directoryUrl, UriKind.Absolute, out var u) && KnownCaaIdentities.TryGetValue(u.Host, out var id) ? [id] : [];
-
-    /// <summary>LOCAL@domain when that address (or alias) exists, else the fallback.</summary>
-    private static async Task<string> ReportAddressAsync(IMailStore store, string domain, string local, string fallback, CancellationToken ct)
-    {
-        string a = local + "@" + domain;
-        if (await store.Directory.LookupAddressTargetAsync(a, ct).ConfigureAwait(false) is not null) return a;
-        if (await store.Directory.GetAliasAsync(a, ct).ConfigureAwait(false) is not null) return a;
-        return fallback;
-    }
 }
