@@ -102,6 +102,8 @@ internal static class QuickstartCommand
                     Submissions = new ServiceConfig { Enabled = true, Port = 465 },
                     Imap = new ServiceConfig { Enabled = true, Port = 143 },
                     Imaps = new ServiceConfig { Enabled = true, Port = 993 },
+                    Https = new ServiceConfig { Enabled = true, Port = 443 },
+                    Http = new ServiceConfig { Enabled = true, Port = 80 },
                 },
             },
             // Filled in but not yet used (tls.acme is false): validation needs the DNS records printed
