@@ -52,6 +52,7 @@ public sealed class WebServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddLogging();
         builder.Services.AddSingleton<ILoggerFactory>(new SingleLoggerFactory(_logger));
         builder.WebHost.UseKestrelCore();
         builder.WebHost.UseSockets(s => s.CreateBoundListenSocket = Bind);

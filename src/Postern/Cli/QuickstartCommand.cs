@@ -205,7 +205,7 @@ internal static class QuickstartCommand
             ExecStop={exec} stop --config {confPath}
             Restart=on-failure
             TimeoutStopSec=60
-            # Ports 25, 143, 465, 587 and 993 without running as root.
+            # Ports 25, 80, 143, 443, 465, 587 and 993 without running as root.
             AmbientCapabilities=CAP_NET_BIND_SERVICE
             CapabilityBoundingSet=CAP_NET_BIND_SERVICE
             NoNewPrivileges=yes
