@@ -17,6 +17,9 @@ namespace Postern.Web;
 /// <summary>Connection middleware answering tls-alpn-01 validations in front of Kestrel's TLS.</summary>
 internal sealed class AcmeTlsAlpnConnection(ConnectionDelegate next, TlsAlpn01ChallengeResponder responder, TimeSpan timeout, ILogger logger)
 {
+    /// <summary>Least time given to a validation handshake once acme-tls/1 was seen.</summary>
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
     public async Task OnConnectionAsync(ConnectionContext context)
     {
         TlsClientHelloInfo? hello;
@@ -49,7 +52,8 @@ internal sealed class AcmeTlsAlpnConnection(ConnectionDelegate next, TlsAlpn01Ch
             return;
         }
         using var handshake = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
-        handshake.CancelAfter(timeout);
+        // The CA is a legitimate client that got this far; give its handshake at least 10 s.
+        handshake.CancelAfter(timeout > HandshakeTimeout ? timeout : HandshakeTimeout);
         try
         {
             await using var tls = new SslStream(new DuplexPipeStream(context.Transport), leaveInnerStreamOpen: true);

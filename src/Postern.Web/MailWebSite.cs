@@ -113,11 +113,20 @@ internal sealed class MailWebSite(WebServerOptions options, ILogger logger)
         // Read at most the limit (+1 to tell "too large"), whatever Content-Length or chunking says.
         byte[] buffer = new byte[ClientConfiguration.MaxAutodiscoverRequestBytes + 1];
         int length = 0;
-        while (length < buffer.Length)
+        try
         {
-            int n = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false);
-            if (n == 0) break;
-            length += n;
+            while (length < buffer.Length)
+            {
+                int n = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false);
+                if (n == 0) break;
+                length += n;
+            }
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's own body limit (WebServer.MaxRequestBodyBytes) or a malformed chunked body.
+            await WriteAsync(context, e.StatusCode, "text/plain; charset=utf-8", "bad request body\n"u8.ToArray(), cache: false).ConfigureAwait(false);
+            return;
         }
         if (length > ClientConfiguration.MaxAutodiscoverRequestBytes)
         {
