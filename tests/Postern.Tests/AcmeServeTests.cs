@@ -13,7 +13,7 @@ namespace Postern.Tests;
 /// <summary>`postern serve` with `tls.acme: true` against pebble on loopback.</summary>
 public class AcmeServeTests
 {
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
@@ -42,7 +42,7 @@ public class AcmeServeTests
         {extra}
         """;
 
-    private sealed class ServeProcess : IDisposable
+    internal sealed class ServeProcess : IDisposable
     {
         private readonly StringBuilder _log = new();
         public required Process Process { get; init; }
@@ -77,7 +77,7 @@ public class AcmeServeTests
         }
     }
 
-    private static X509Certificate2 ServedCertificate(int port, string sni)
+    internal static X509Certificate2 ServedCertificate(int port, string sni)
     {
         using var client = new TcpClient("127.0.0.1", port);
         using var ssl = new SslStream(client.GetStream(), false, (_, _, _, _) => true);

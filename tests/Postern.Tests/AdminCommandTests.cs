@@ -146,8 +146,9 @@ public class AdminCommandTests
                      "example.com. IN MX 10 mail.example.com.", "_smtp._tls.example.com. IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@example.com\"",
                      "_dmarc.example.com. IN TXT \"v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com\"",
                      "mail.example.com. IN CAA 0 issue \"letsencrypt.org\"", "_submission._tcp.example.com. IN SRV 10 1 587 mail.example.com.",
-                     "_imap._tcp.example.com. IN SRV 10 1 143 mail.example.com.", "; _mta-sts.example.com. IN TXT \"v=STSv1; id=",
-                     "; autoconfig.example.com. IN CNAME mail.example.com.", "_25._tcp.mail.example.com. IN TLSA 3 1 1 ",
+                     "_imap._tcp.example.com. IN SRV 10 1 143 mail.example.com.", "\n_mta-sts.example.com. IN TXT \"v=STSv1; id=",
+                     "\nmta-sts.example.com. IN CNAME mail.example.com.", "\nautoconfig.example.com. IN CNAME mail.example.com.",
+                     "\nautodiscover.example.com. IN CNAME mail.example.com.", "https://mta-sts.example.com/.well-known/mta-sts.txt", "_25._tcp.mail.example.com. IN TLSA 3 1 1 ",
                  })
         {
             Assert.Contains(expected, records.Stdout, StringComparison.Ordinal);

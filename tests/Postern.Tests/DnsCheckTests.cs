@@ -47,4 +47,35 @@ public class DnsCheckTests
         var report = await DnsCheck.RunAsync(resolver, Inputs(key.DnsRecordText()), [], CancellationToken.None);
         Assert.Contains(report.Problems, p => p.Name == "example.org." && p.Problem.StartsWith("lookup failed", StringComparison.Ordinal));
     }
+    [Fact]
+    public async Task The_served_mta_sts_policy_must_be_the_configured_one()
+    {
+        using var key = DkimPrivateKey.GenerateEd25519();
+        var policy = new Postern.Security.MtaSts.MtaStsPolicy(Postern.Security.MtaSts.MtaStsMode.Enforce, TimeSpan.FromDays(7), ["mail.example.org"]);
+        var inputs = Inputs(key.DnsRecordText()) with { WebServices = true, MtaSts = policy };
+        var zone = new DnsZone().AddAddress("mail.example.org", "192.0.2.1").AddMx("example.org", 10, "mail.example.org")
+            .AddTxt("_mta-sts.example.org", Postern.Web.MtaStsPolicyFile.Record(policy));
+        var resolver = new InMemoryDnsResolver(zone);
+        var asked = new List<string>();
+        async Task<DnsProblem[]> StsProblems(Postern.Security.MtaSts.MtaStsPolicy? served, string? error)
+        {
+            var report = await DnsCheck.RunAsync(resolver, inputs, [], CancellationToken.None, (d, _) =>
+            {
+                asked.Add(d);
+                return Task.FromResult((served, error));
+            });
+            return [.. report.Problems.Where(p => p.Name.StartsWith("mta-sts.", StringComparison.Ordinal) || p.Name.StartsWith("_mta-sts.", StringComparison.Ordinal))];
+        }
+
+        // The same policy: only the missing CNAME of mta-sts is a problem.
+        var same = await StsProblems(policy with { }, null);
+        Assert.Equal(new[] { "example.org" }, asked);
+        Assert.Equal("mta-sts.example.org.: missing", Assert.Single(same).Name + ": " + Assert.Single(same).Problem);
+        // Another policy (an old server, or another host answering): the announced id does not describe it.
+        var other = await StsProblems(policy with { Mode = Postern.Security.MtaSts.MtaStsMode.Testing }, null);
+        Assert.Contains(other, p => p.Problem.Contains("serves a different policy", StringComparison.Ordinal) && p.Problem.Contains("mode testing", StringComparison.Ordinal));
+        // Not reachable.
+        var none = await StsProblems(null, "https://mta-sts.example.org/.well-known/mta-sts.txt: cannot connect");
+        Assert.Contains(none, p => p.Problem == "the MTA-STS policy cannot be fetched: https://mta-sts.example.org/.well-known/mta-sts.txt: cannot connect");
+    }
 }

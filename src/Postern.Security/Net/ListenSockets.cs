@@ -16,6 +16,25 @@ public static class ListenSockets
     /// </summary>
     public static Socket Listen(IPEndPoint endPoint)
     {
+        var socket = Bind(endPoint);
+        try
+        {
+            socket.Listen(Backlog);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw new IOException($"cannot listen on {endPoint}: {ex.Message}", ex);
+        }
+        return socket;
+    }
+
+    /// <summary>
+    /// Binds (without listening, for servers such as Kestrel that call Listen themselves) with the
+    /// same options as <see cref="Listen"/>. A failure is an <see cref="IOException"/> naming the endpoint.
+    /// </summary>
+    public static Socket Bind(IPEndPoint endPoint)
+    {
         ArgumentNullException.ThrowIfNull(endPoint);
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
@@ -24,7 +43,6 @@ public static class ListenSockets
         try
         {
             socket.Bind(endPoint);
-            socket.Listen(Backlog);
         }
         catch (SocketException ex)
         {

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Postern.Config;
 using Postern.Dns;
+using Postern.Security.MtaSts;
 using Postern.Setup;
 using Postern.Store;
 
@@ -50,7 +51,10 @@ internal static class DnsRecordCommands
                     TrustedServers = c.Dns.TrustedNameservers.Count == 0 ? null : [.. c.Dns.TrustedNameservers.Select(IPAddress.Parse)],
                     CacheMaxEntries = 0,
                 });
-                var report = await DnsCheck.RunAsync(resolver, p.Inputs, ServedKeyDigests(p.Loaded), ct).ConfigureAwait(false);
+                // The policy is fetched as a sender would: through the resolver, verified against the system's roots, no redirects.
+                using var sts = new MtaStsClient(resolver, new InMemoryMtaStsPolicyCache(), new MtaStsFetchOptions { Timeout = TimeSpan.FromSeconds(15) });
+                var report = await DnsCheck.RunAsync(resolver, p.Inputs, ServedKeyDigests(p.Loaded), ct,
+                    p.Inputs.WebServices ? sts.FetchPolicyAsync : null).ConfigureAwait(false);
                 foreach (var problem in report.Problems)
                 {
                     Console.Out.WriteLine($"PROBLEM {problem.Name}: {problem.Problem}");

@@ -102,6 +102,8 @@ internal static class QuickstartCommand
                     Submissions = new ServiceConfig { Enabled = true, Port = 465 },
                     Imap = new ServiceConfig { Enabled = true, Port = 143 },
                     Imaps = new ServiceConfig { Enabled = true, Port = 993 },
+                    Https = new ServiceConfig { Enabled = true, Port = 443 },
+                    Http = new ServiceConfig { Enabled = true, Port = 80 },
                 },
             },
             // Filled in but not yet used (tls.acme is false): validation needs the DNS records printed
@@ -203,7 +205,7 @@ internal static class QuickstartCommand
             ExecStop={exec} stop --config {confPath}
             Restart=on-failure
             TimeoutStopSec=60
-            # Ports 25, 143, 465, 587 and 993 without running as root.
+            # Ports 25, 80, 143, 443, 465, 587 and 993 without running as root.
             AmbientCapabilities=CAP_NET_BIND_SERVICE
             CapabilityBoundingSet=CAP_NET_BIND_SERVICE
             NoNewPrivileges=yes

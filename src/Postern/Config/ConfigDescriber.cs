@@ -27,6 +27,8 @@ internal static class ConfigDescriber
                 Submissions = new ServiceConfig { Enabled = true, Port = 465 },
                 Imap = new ServiceConfig { Enabled = true, Port = 143 },
                 Imaps = new ServiceConfig { Enabled = true, Port = 993 },
+                Https = new ServiceConfig { Enabled = true, Port = 443 },
+                Http = new ServiceConfig { Enabled = true, Port = 80 },
             },
         },
         Transports = new()

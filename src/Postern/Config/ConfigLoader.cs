@@ -143,6 +143,8 @@ internal static class ConfigLoader
                 if (kc.KeyFile.Length == 0) ctx.Error($"{at}.tls.key-certs[{i}].key-file", "missing");
             }
         }
+        if (c.MtaSts.MaxAgeSeconds is < 0 or > 31_557_600)
+            ctx.Error("mta-sts.max-age-seconds", "must be between 0 and 31557600 (one year, RFC 8461 §3.2)");
         ValidateAcme(c, bound, ctx);
         for (int i = 0; i < c.Dns.Nameservers.Count; i++)
         {
@@ -261,7 +263,8 @@ internal static class ConfigLoader
             {
                 foreach (var (key, port) in new[] { ("tls-alpn-port", a.TlsAlpnPort), ("http-port", a.HttpPort) })
                 {
-                    if (port > 0 && bound.TryGetValue((ip, port), out var other))
+                    // The web listener answers validations on its own ports: tls-alpn-01 on https, http-01 on http.
+                    if (port > 0 && bound.TryGetValue((ip, port), out var other) && !other.EndsWith(key == "tls-alpn-port" ? ".https" : ".http", StringComparison.Ordinal))
                         ctx.Error("acme." + key, $"{ip} port {port} is already used by {other}");
                 }
             }

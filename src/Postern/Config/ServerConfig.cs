@@ -38,6 +38,9 @@ internal sealed class ServerConfig
     [Doc("Automatic certificates from a certificate authority with ACME (RFC 8555), for listeners whose tls has `acme: true`.")]
     public AcmeConfig Acme { get; set; } = new();
 
+    [Doc("The MTA-STS policy (RFC 8461) that the web listener serves for every domain, and whose id `config dnsrecords` prints.")]
+    public MtaStsConfig MtaSts { get; set; } = new();
+
     [Doc("The outgoing queue: retries, delivery status notifications, sending limits per account (docs/queue.md).")]
     public QueueConfig Queue { get; set; } = new();
 
@@ -82,6 +85,12 @@ internal sealed class ListenerConfig
 
     [Doc("IMAP over implicit TLS (RFC 8314).")]
     public ServiceConfig Imaps { get; set; } = new() { Port = 993 };
+
+    [Doc("The web listener over HTTPS (port 443): the MTA-STS policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt, client autoconfiguration at autoconfig.DOMAIN and autodiscover.DOMAIN, and ACME tls-alpn-01 validations. Uses this listener's tls certificates, chosen by SNI. See docs/web.md.")]
+    public ServiceConfig Https { get; set; } = new() { Port = 443 };
+
+    [Doc("The web listener over plain HTTP (port 80): only ACME http-01 validations are answered, everything else is 404.")]
+    public ServiceConfig Http { get; set; } = new() { Port = 80 };
 
     [Doc("Most simultaneous connections from one IP address to the IMAP services (SMTP has its own per-IP and per-network limits).")]
     public int MaxConnectionsPerIp { get; set; } = 20;
@@ -283,3 +292,15 @@ internal sealed class RouteConfig
     [Doc("Name of the transport: one under transports, or direct.", Optional = false)]
     public string Transport { get; set; } = "";
 }
+
+[Doc("The MTA-STS policy served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt for each domain (RFC 8461 §3.2). Its mx lines are the host names of the listeners that receive mail (smtp). The _mta-sts TXT record's id is a digest of the policy, so changing a setting here changes the id: publish the new record that `postern config dnsrecords` prints.")]
+internal sealed class MtaStsConfig
+{
+    [Doc("enforce: senders that support MTA-STS deliver only over TLS with a valid certificate for an mx host, and hold the mail otherwise. testing: they deliver anyway and only report failures (TLSRPT). none: withdraws a published policy. The default is enforce because the policy can only be fetched over HTTPS with a valid certificate for mta-sts.DOMAIN, which ACME issues in the same way as the mail host's certificate: by the time senders see the policy, the mail host's certificate is valid too, so testing would protect nothing, and a policy left in testing is never switched over. Use testing while the mail host's certificate is not from a public CA.")]
+    public MtaStsModeSetting Mode { get; set; } = MtaStsModeSetting.Enforce;
+
+    [Doc("Seconds senders keep the policy (max_age, at most 31557600). RFC 8461 §3.2 suggests weeks: a long lifetime protects across outages of the policy host; one week is the default.")]
+    public int MaxAgeSeconds { get; set; } = 604800;
+}
+
+internal enum MtaStsModeSetting { Enforce, Testing, None }

@@ -1,7 +1,11 @@
 // ACME in `postern serve`: one managed certificate per distinct set of names of the listeners with
 // `tls.acme: true`, on a stable host key (DATA/hostkeys), written to DATA/acme/certs where the
-// listeners' CertificateSelectors watch it. Challenges are answered by small listeners on the
-// acme ports (tls-alpn-01, http-01) at those listeners' IPs. Issuance runs in the background:
+// listeners' CertificateSelectors watch it. A listener that also runs the web listener (https)
+// gets one more certificate per mail domain, for mta-sts.DOMAIN, autoconfig.DOMAIN and
+// autodiscover.DOMAIN: separate from the host name's, so that a domain whose web names are not
+// in DNS yet does not keep the mail host's certificate from being issued. Challenges are
+// answered by small listeners on the acme ports (tls-alpn-01, http-01) at those listeners' IPs,
+// except where the web listener has those ports: it answers them itself. Issuance runs in the background:
 // the server starts with what it has (a self-signed placeholder on the same key at first) and
 // keeps retrying with backoff while the authority is down or refuses.
 using System.Net;
@@ -30,7 +34,7 @@ internal sealed class AcmeService : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _run;
 
-    private AcmeService(LoadedConfig config, ILogger logger, HostKeys keys, AcmeCertificateManager manager, Dictionary<string, CertificateFiles> files,
+    private AcmeService(LoadedConfig config, ILogger logger, HostKeys keys, AcmeCertificateManager manager, Dictionary<string, List<CertificateFiles>> files,
         Http01ChallengeResponder http01, TlsAlpn01ChallengeResponder tlsAlpn01)
     {
         _http01 = http01;
@@ -42,17 +46,24 @@ internal sealed class AcmeService : IAsyncDisposable
         Files = files;
     }
 
-    /// <summary>The ACME certificate files of each listener using ACME, by listener name.</summary>
-    public IReadOnlyDictionary<string, CertificateFiles> Files { get; }
+    /// <summary>The ACME certificate files of each listener using ACME, by listener name; the host name's first.</summary>
+    public IReadOnlyDictionary<string, List<CertificateFiles>> Files { get; }
+
+    /// <summary>http-01 answers, for a web listener on the http-01 port.</summary>
+    public Http01ChallengeResponder Http01 => _http01;
+
+    /// <summary>tls-alpn-01 answers, for a web listener on the tls-alpn-01 port.</summary>
+    public TlsAlpn01ChallengeResponder TlsAlpn01 => _tlsAlpn01;
 
     /// <summary>What listens where, for the start-up message.</summary>
     public List<string> Endpoints { get; } = [];
 
     /// <summary>
     /// Sets up ACME for the listeners that use it (null when none does) and writes self-signed
-    /// placeholders where no certificate exists yet. Throws <see cref="StartException"/>.
+    /// placeholders where no certificate exists yet. <paramref name="domains"/> are the mail domains,
+    /// whose web names are certified for listeners with the web listener. Throws <see cref="StartException"/>.
     /// </summary>
-    public static AcmeService? Create(LoadedConfig config, ILogger logger)
+    public static AcmeService? Create(LoadedConfig config, ILogger logger, IReadOnlyList<string> domains)
     {
         ServerConfig c = config.Config;
         if (!c.Listeners.Values.Any(l => l.Tls.Acme)) return null;
@@ -87,18 +98,30 @@ internal sealed class AcmeService : IAsyncDisposable
         string suffix = a.Key == AcmeKeySetting.Rsa2048 ? "rsa2048" : "ecdsa-p256";
 
         var certificates = new Dictionary<string, AcmeManagedCertificate>(StringComparer.Ordinal);
-        var files = new Dictionary<string, CertificateFiles>();
+        var files = new Dictionary<string, List<CertificateFiles>>();
         foreach (var (name, l) in c.Listeners.Where(x => x.Value.Tls.Acme))
         {
             var names = new List<string> { (l.Hostname.Length > 0 ? l.Hostname : c.Hostname).ToLowerInvariant() };
             foreach (var n in l.Tls.AcmeNames.Select(n => n.ToLowerInvariant())) if (!names.Contains(n)) names.Add(n);
-            string id = string.Join(",", names);
-            if (!certificates.TryGetValue(id, out var cert))
+            var listenerFiles = new List<CertificateFiles>();
+            void Add(List<string> certNames)
             {
-                cert = new AcmeManagedCertificate(names[0], names, key, Path.Combine(data, Folder, "certs", $"{names[0]}.{suffix}.pem"));
-                certificates[id] = cert;
+                string id = string.Join(",", certNames);
+                if (!certificates.TryGetValue(id, out var cert))
+                {
+                    cert = new AcmeManagedCertificate(certNames[0], certNames, key, Path.Combine(data, Folder, "certs", $"{certNames[0]}.{suffix}.pem"));
+                    certificates[id] = cert;
+                }
+                listenerFiles.Add(new CertificateFiles(cert.CertificatePath, keyPath));
             }
-            files[name] = new CertificateFiles(cert.CertificatePath, keyPath);
+            Add(names);
+            // issue 7 "Certificates": each domain's mta-sts. and autoconfig. names (and autodiscover.), when this listener serves them.
+            if (l.Https.Enabled)
+            {
+                foreach (var d in domains.Select(d => d.TrimEnd('.').ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal))
+                    Add([.. WebServices.NamesOf(d)]);
+            }
+            files[name] = listenerFiles;
         }
 
         ExternalAccountBinding? eab = null;
@@ -135,17 +158,22 @@ internal sealed class AcmeService : IAsyncDisposable
     public void Start()
     {
         ServerConfig c = _config.Config;
-        var ips = c.Listeners.Values.Where(l => l.Tls.Acme).SelectMany(l => l.Ips).Distinct().Select(IPAddress.Parse).ToList();
+        var ips = c.Listeners.Values.Where(l => l.Tls.Acme).SelectMany(l => l.Ips).Distinct().ToList();
+        // Where a web listener has the port on an IP, it answers the validations there.
+        bool Web(string ip, int port, Func<ListenerConfig, ServiceConfig> service) =>
+            c.Listeners.Values.Any(l => l.Ips.Contains(ip) && service(l) is { Enabled: true } s && s.Port == port);
+        var tlsAlpnIps = ips.Where(ip => !Web(ip, c.Acme.TlsAlpnPort, l => l.Https)).Select(IPAddress.Parse).ToList();
+        var httpIps = ips.Where(ip => !Web(ip, c.Acme.HttpPort, l => l.Http)).Select(IPAddress.Parse).ToList();
         try
         {
-            if (c.Acme.TlsAlpnPort > 0)
-                _listeners.Add(new TlsAlpn01Listener(ips.Select(ip => new IPEndPoint(ip, c.Acme.TlsAlpnPort)), _tlsAlpn01, _logger));
-            if (c.Acme.HttpPort > 0)
-                _listeners.Add(new Http01Listener(ips.Select(ip => new IPEndPoint(ip, c.Acme.HttpPort)), _http01, _logger));
+            if (c.Acme.TlsAlpnPort > 0 && tlsAlpnIps.Count > 0)
+                _listeners.Add(new TlsAlpn01Listener(tlsAlpnIps.Select(ip => new IPEndPoint(ip, c.Acme.TlsAlpnPort)), _tlsAlpn01, _logger));
+            if (c.Acme.HttpPort > 0 && httpIps.Count > 0)
+                _listeners.Add(new Http01Listener(httpIps.Select(ip => new IPEndPoint(ip, c.Acme.HttpPort)), _http01, _logger));
         }
         catch (IOException e)
         {
-            string key = _listeners.Count == 0 && c.Acme.TlsAlpnPort > 0 ? "acme.tls-alpn-port" : "acme.http-port";
+            string key = _listeners.Count == 0 && c.Acme.TlsAlpnPort > 0 && tlsAlpnIps.Count > 0 ? "acme.tls-alpn-port" : "acme.http-port";
             string hint = e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied }
                 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE; see docs/install.md)" : "";
             throw new StartException($"{key}: {e.Message}{hint}");

@@ -16,6 +16,8 @@ using Postern.Queue;
 using Postern.Queue.Sqlite;
 using Postern.Queue.Reports;
 using Postern.Smtp.Client;
+using Postern.Setup;
+using Postern.Web;
 
 namespace Postern.Serve;
 
@@ -26,6 +28,7 @@ internal sealed class MailServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly List<ImapServer> _imap = [];
     private readonly List<SmtpServer> _smtp = [];
+    private readonly List<WebServer> _web = [];
     private readonly TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SqliteMailStore? _store;
     private DnsResolver? _dns;
@@ -71,7 +74,18 @@ internal sealed class MailServer : IAsyncDisposable
             throw new StartException($"control socket: {e.Message}");
         }
 
-        _acme = AcmeService.Create(_config, _logger);
+        try
+        {
+            _store = SqliteMailStore.Open(data);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            throw new StartException($"data-dir: cannot open the store in {data}: {e.Message}");
+        }
+
+        // The domains known at start get ACME certificates for their web names (mta-sts., autoconfig.).
+        var domains = (await _store.Directory.ListDomainsAsync(cancellationToken).ConfigureAwait(false)).Select(d => d.Name).ToList();
+        _acme = AcmeService.Create(_config, _logger, domains);
         var certificates = new Dictionary<string, CertificateSelector>();
         foreach (var (name, l) in c.Listeners)
         {
@@ -80,7 +94,7 @@ internal sealed class MailServer : IAsyncDisposable
             {
                 // The ACME certificate (when the listener uses ACME) comes first, then the configured files.
                 var files = new List<CertificateFiles>();
-                if (_acme is not null && _acme.Files.TryGetValue(name, out var acmeFiles)) files.Add(acmeFiles);
+                if (_acme is not null && _acme.Files.TryGetValue(name, out var acmeFiles)) files.AddRange(acmeFiles);
                 files.AddRange(l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile))));
                 var selector = new CertificateSelector(files);
                 selector.ReloadFailed = (files, e) => _logger.LogError("certificate reload failed cert={Cert} key={Key} error={Error}; the previous certificate stays in use", files.CertificatePath, files.KeyPath, e.Message);
@@ -90,15 +104,6 @@ internal sealed class MailServer : IAsyncDisposable
             {
                 throw new StartException($"listeners.{name}.tls: {e.Message}");
             }
-        }
-
-        try
-        {
-            _store = SqliteMailStore.Open(data);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            throw new StartException($"data-dir: cannot open the store in {data}: {e.Message}");
         }
 
         try
@@ -166,6 +171,9 @@ internal sealed class MailServer : IAsyncDisposable
             }
             Endpoints.AddRange(imap.BoundEndPoints.Select(ep => $"{name}: imap{(listeners.First(x => x.EndPoint.Port == ep.Port).ImplicitTls ? "s" : "")} {ep}"));
         }
+
+        foreach (var (name, l) in c.Listeners)
+            await StartWebAsync(name, l, certificates.GetValueOrDefault(name), cancellationToken).ConfigureAwait(false);
 
         if (_acme is not null)
         {
@@ -298,6 +306,45 @@ internal sealed class MailServer : IAsyncDisposable
         Endpoints.AddRange(smtp.BoundEndPoints.Select(ep => $"{name}: {listeners.First(x => x.EndPoint.Port == ep.Port).Kind.ToString().ToLowerInvariant()} {ep}"));
     }
 
+    /// <summary>The web listener of a listener (https, http): MTA-STS policy, autoconfiguration, ACME validations.</summary>
+    private async Task StartWebAsync(string name, ListenerConfig l, CertificateSelector? certificates, CancellationToken cancellationToken)
+    {
+        if (!l.Https.Enabled && !l.Http.Enabled) return;
+        if (l.Https.Enabled && certificates is null)
+            throw new StartException($"listeners.{name}.https: HTTPS needs a certificate: listeners.{name}.tls.key-certs or listeners.{name}.tls.acme");
+        ServerConfig c = _config.Config;
+        var ips = l.Ips.Select(IPAddress.Parse).ToList();
+        var store = _store!;
+        var web = new WebServer(new WebServerOptions
+        {
+            HttpsEndPoints = l.Https.Enabled ? [.. ips.Select(ip => new IPEndPoint(ip, l.Https.Port))] : [],
+            HttpEndPoints = l.Http.Enabled ? [.. ips.Select(ip => new IPEndPoint(ip, l.Http.Port))] : [],
+            CertificateSelector = certificates is null ? null : certificates.Select,
+            // Validations arrive on the acme ports; when the web listener has them, it answers.
+            Http01 = _acme is not null && l.Http.Enabled && l.Http.Port == c.Acme.HttpPort ? _acme.Http01 : null,
+            TlsAlpn01 = _acme is not null && l.Https.Enabled && l.Https.Port == c.Acme.TlsAlpnPort ? _acme.TlsAlpn01 : null,
+            Content = new MailSiteContent
+            {
+                IsLocalDomain = (domain, ct) => new ValueTask<bool>(store.Directory.IsLocalDomainAsync(domain, ct)),
+                MtaStsPolicy = WebServices.MtaStsPolicy(c),
+                ClientSettings = WebServices.ClientSettings(c),
+                ServerHostNames = [.. c.Listeners.Values.Select(x => x.Hostname).Where(h => h.Length > 0).Append(c.Hostname).Select(h => h.TrimEnd('.').ToLowerInvariant()).Distinct()],
+            },
+            MaxConnections = 1000,
+        }, _logger);
+        try
+        {
+            await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            await web.DisposeAsync().ConfigureAwait(false);
+            throw new StartException($"listeners.{name}: {e.Message}{BindHint(e)}");
+        }
+        _web.Add(web);
+        Endpoints.AddRange(web.BoundEndPoints.Select(b => $"{name}: {b.Scheme} {b.EndPoint}"));
+    }
+
     private void RecordDmarcEvaluation(IncomingMessage message, MessageAuthentication result) =>
         _dmarcEvaluations?.Record(DmarcEvaluationRecord.From(result, message.Recipients, DateTimeOffset.UtcNow));
 
@@ -353,7 +400,7 @@ internal sealed class MailServer : IAsyncDisposable
         _control = null;
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
         _acme = null;
-        await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace)))).ConfigureAwait(false);
+        await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace))).Concat(_web.Select(w => w.StopAsync(grace)))).ConfigureAwait(false);
         if (_reports is not null) await _reports.StopAsync().ConfigureAwait(false);
         if (_queue is not null) await _queue.StopAsync().ConfigureAwait(false);
         if (_mtaStsRefresher is not null) await _mtaStsRefresher.DisposeAsync().ConfigureAwait(false);
@@ -368,6 +415,7 @@ internal sealed class MailServer : IAsyncDisposable
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
         if (_reports is not null) await _reports.DisposeAsync().ConfigureAwait(false);
         _reports = null;
+        foreach (var w in _web) await w.DisposeAsync().ConfigureAwait(false);
         if (_queue is not null) await _queue.DisposeAsync().ConfigureAwait(false);
         if (_mtaStsRefresher is not null) await _mtaStsRefresher.DisposeAsync().ConfigureAwait(false);
         _mtaSts?.Dispose();

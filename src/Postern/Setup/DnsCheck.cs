@@ -5,6 +5,8 @@
 // and DANE counts only in a DNSSEC-authentic zone (RFC 7672 §2.2).
 using Postern.Dns;
 using Postern.Security.Dkim;
+using Postern.Security.MtaSts;
+using Postern.Web;
 
 namespace Postern.Setup;
 
@@ -21,7 +23,9 @@ internal static class DnsCheck
     /// <param name="inputs">What the records are planned from.</param>
     /// <param name="servedKeyDigests">SHA-256 of the public keys of the certificate files the listeners serve (path, digest), to see that TLSA from the host keys matches them.</param>
     /// <param name="ct">Cancellation.</param>
-    public static async Task<DnsCheckReport> RunAsync(IDnsResolver resolver, DnsRecordInputs inputs, IReadOnlyList<(string Path, string Sha256)> servedKeyDigests, CancellationToken ct)
+    /// <param name="fetchMtaStsPolicy">Fetches https://mta-sts.DOMAIN/.well-known/mta-sts.txt as senders do (RFC 8461 §3.3), to compare the served policy with the announced id; null: not checked.</param>
+    public static async Task<DnsCheckReport> RunAsync(IDnsResolver resolver, DnsRecordInputs inputs, IReadOnlyList<(string Path, string Sha256)> servedKeyDigests, CancellationToken ct,
+        Func<string, CancellationToken, Task<(MtaStsPolicy? Policy, string? Error)>>? fetchMtaStsPolicy = null)
     {
         var problems = new List<DnsProblem>();
         var notes = new List<string>();
@@ -86,6 +90,26 @@ internal static class DnsCheck
                     problems.Add(new(p.Name, $"{found.Count} {prefix} records ({string.Join(" | ", found)}): receivers treat that as an error ({(prefix == "v=spf1" ? "RFC 7208 §4.5 permerror" : "the policy is ignored")})", $"keep only {p}"));
                 else if (!Equivalent(purpose, found[0], p.Text!))
                     problems.Add(new(p.Name, $"wrong value \"{found[0]}\"", $"replace it with {p}"));
+            }
+        }
+
+        // The MTA-STS policy as senders fetch it: it must be this configuration's, whose id the TXT record announces.
+        var stsPlanned = planned.FirstOrDefault(r => r.Purpose == RecordPurpose.MtaSts);
+        if (stsPlanned is not null && fetchMtaStsPolicy is not null)
+        {
+            checkedCount++;
+            string url = $"https://mta-sts.{inputs.Domain}{MtaStsPolicyFile.Path}";
+            var (served, error) = await fetchMtaStsPolicy(inputs.Domain, ct).ConfigureAwait(false);
+            string wantId = MtaStsPolicyFile.Id(inputs.Policy);
+            if (served is null)
+            {
+                problems.Add(new("mta-sts." + domainName, $"the MTA-STS policy cannot be fetched: {error}",
+                    $"point mta-sts.{domainName} at this server (publish mta-sts.{domainName} IN CNAME {host}.), keep `https` enabled, and let ACME (or your key-certs) give it a valid certificate for mta-sts.{inputs.Domain}"));
+            }
+            else if (MtaStsPolicyFile.Id(served) != wantId)
+            {
+                problems.Add(new("mta-sts." + domainName, $"{url} serves a different policy (id {MtaStsPolicyFile.Id(served)}, mode {served.Mode.ToString().ToLowerInvariant()}, mx {string.Join(" ", served.Mx)}) than this configuration's (id {wantId})",
+                    "restart the server after changing the mta-sts settings or listeners, and check that mta-sts." + inputs.Domain + " reaches this server"));
             }
         }
 

@@ -1,13 +1,14 @@
 // The DNS records a domain needs to receive and send mail through this server, as a plan (record
 // groups with a comment each) that `quickstart` and `config dnsrecords` print in zone-file syntax
-// and `config dnscheck` compares with live DNS. Records for a service the server does not run yet
-// (the MTA-STS policy and client autoconfiguration are served over HTTPS by the web listener of a
-// later release) are printed commented out, with why: a record that advertises a missing service
-// would mislead other servers and mail clients.
+// and `config dnscheck` compares with live DNS. Records for a service the configuration does not
+// run (the MTA-STS policy and client autoconfiguration need the web listener, `https` on a
+// listener with a certificate) are printed commented out, with why: a record that advertises a
+// missing service would mislead other servers and mail clients.
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
+using Postern.Security.MtaSts;
+using Postern.Web;
 
 namespace Postern.Setup;
 
@@ -35,6 +36,7 @@ internal sealed record CaaIssuer(string DirectoryUrl, IReadOnlyList<string> Issu
 /// <param name="DkimKeys">DKIM selectors with the TXT record text of their public keys.</param>
 /// <param name="Caa">The ACME CA, or null when certificates do not come from ACME.</param>
 /// <param name="WebServices">Whether this server serves the MTA-STS policy and autoconfiguration over HTTPS.</param>
+/// <param name="MtaSts">The MTA-STS policy the web listener serves; null: enforce with the host name for a week.</param>
 internal sealed record DnsRecordInputs(
     string Domain,
     string HostName,
@@ -46,7 +48,12 @@ internal sealed record DnsRecordInputs(
     IReadOnlyList<ClientService> ClientServices,
     IReadOnlyList<(string Selector, string Record)> DkimKeys,
     CaaIssuer? Caa,
-    bool WebServices);
+    bool WebServices,
+    MtaStsPolicy? MtaSts = null)
+{
+    /// <summary>The policy served and announced (the same object gives the file and the id).</summary>
+    public MtaStsPolicy Policy => MtaSts ?? new MtaStsPolicy(MtaStsMode.Enforce, TimeSpan.FromSeconds(DnsRecordSet.MtaStsMaxAgeSeconds), [HostName.TrimEnd('.').ToLowerInvariant()]);
+}
 
 /// <summary>What a planned record is for: dnscheck compares each kind its own way.</summary>
 internal enum RecordPurpose { HostAddress, Mx, DomainSpf, HostSpf, Dkim, Dmarc, TlsRpt, MtaSts, Caa, Tlsa, Srv, Cname }
@@ -74,14 +81,6 @@ internal static class DnsRecordSet
         new("_submission._tcp", submission, 10),
         new("_imap._tcp", imap, 10),
     ];
-
-    /// <summary>The MTA-STS policy file (RFC 8461 §3.2) for https://mta-sts.DOMAIN/.well-known/mta-sts.txt.</summary>
-    public static string MtaStsPolicy(string hostName) =>
-        $"version: STSv1\r\nmode: enforce\r\nmx: {hostName.TrimEnd('.')}\r\nmax_age: {MtaStsMaxAgeSeconds}\r\n";
-
-    /// <summary>The policy id: a digest of the policy, so it changes exactly when the policy does (RFC 8461 §3.1).</summary>
-    public static string MtaStsId(string hostName) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(MtaStsPolicy(hostName))))[..20];
 
     public static IReadOnlyList<RecordGroup> Plan(DnsRecordInputs r)
     {
@@ -117,12 +116,18 @@ internal static class DnsRecordSet
             [Txt("_smtp._tls." + d, "v=TLSRPTv1; rua=mailto:" + r.TlsReportAddress, RecordPurpose.TlsRpt)]));
         if (r.SmtpMx)
         {
-            string policy = MtaStsPolicy(r.HostName).Replace("\r\n", "\n    ", StringComparison.Ordinal).TrimEnd();
+            string policy = MtaStsPolicyFile.Text(r.Policy).Replace("\r\n", "\n    ", StringComparison.Ordinal).TrimEnd();
+            string mode = r.Policy.Mode switch
+            {
+                MtaStsMode.Enforce => $"senders that support it deliver only over TLS with a valid certificate\nfor {string.Join(", ", r.Policy.Mx)}",
+                MtaStsMode.Testing => "mode testing: senders report TLS failures but deliver anyway",
+                _ => "mode none: the policy is withdrawn",
+            };
             groups.Add(new(
                 r.WebServices
-                    ? $"MTA-STS (RFC 8461): senders require TLS with a valid certificate for {h}; the policy is served at\nhttps://mta-sts.{r.Domain}/.well-known/mta-sts.txt. The id changes whenever the policy does."
-                    : $"MTA-STS (RFC 8461): not yet. Postern does not serve the policy yet (the web listener comes in a later\nrelease). To use MTA-STS now, serve this file at https://mta-sts.{r.Domain}/.well-known/mta-sts.txt from a web\nserver with a valid certificate, point mta-sts.{r.Domain} at it, and publish the _mta-sts record:\n    {policy}",
-                [Txt("_mta-sts." + d, "v=STSv1; id=" + MtaStsId(r.HostName), RecordPurpose.MtaSts), new("mta-sts." + d, "CNAME", h, RecordPurpose.Cname)],
+                    ? $"MTA-STS (RFC 8461): {mode}. This server serves the policy at\nhttps://mta-sts.{r.Domain}/.well-known/mta-sts.txt (mta-sts.{r.Domain} must reach it):\n    {policy}\nThe id is a digest of the policy: when the mta-sts settings change, publish the new id."
+                    : $"MTA-STS (RFC 8461): not served: no listener has `https` enabled with a certificate. Enable the web\nlistener (docs/web.md), or serve this file at https://mta-sts.{r.Domain}/.well-known/mta-sts.txt from a web\nserver with a valid certificate, point mta-sts.{r.Domain} at it, and publish the _mta-sts record:\n    {policy}",
+                [Txt("_mta-sts." + d, MtaStsPolicyFile.Record(r.Policy), RecordPurpose.MtaSts), new("mta-sts." + d, "CNAME", h, RecordPurpose.Cname)],
                 r.WebServices));
         }
         if (r.Caa is { } caa)
@@ -156,8 +161,8 @@ internal static class DnsRecordSet
         groups.Add(new("Where mail clients find the server (RFC 6186, RFC 8314 §5.1): implicit TLS preferred; a target of \".\"\nsays the service is not offered (there is no POP3).", srv));
         groups.Add(new(
             r.WebServices
-                ? "Client autoconfiguration (Thunderbird autoconfig, Outlook autodiscover) is served by this server."
-                : "Client autoconfiguration (autoconfig, autodiscover): not yet, Postern does not serve it yet; mail clients\nuse the SRV records above.",
+                ? $"Client autoconfiguration is served by this server: Thunderbird at https://autoconfig.{r.Domain}/mail/config-v1.1.xml,\nOutlook at https://autodiscover.{r.Domain}/autodiscover/autodiscover.xml, and an Apple profile at\nhttps://autoconfig.{r.Domain}/apple.mobileconfig?emailaddress=you@{r.Domain}."
+                : "Client autoconfiguration (autoconfig, autodiscover): not served: no listener has `https` enabled with a\ncertificate (docs/web.md); mail clients use the SRV records above.",
             [new("autoconfig." + d, "CNAME", h, RecordPurpose.Cname), new("autodiscover." + d, "CNAME", h, RecordPurpose.Cname)],
             r.WebServices));
         return groups;

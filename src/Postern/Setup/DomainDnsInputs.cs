@@ -63,7 +63,7 @@ internal static class DomainDnsInputs
         }
 
         return new DnsRecordInputs(domain, host, publicIPs, tlsa, dmarc, tlsrpt,
-            SmtpMx: Port(l => l.Smtp) is not null, services, dkim, caa, WebServices: false);
+            SmtpMx: Port(l => l.Smtp) is not null, services, dkim, caa, WebServices: WebServices.Served(c), MtaSts: WebServices.MtaStsPolicy(c));
     }
 
     private static IReadOnlyList<string> Known(string directoryUrl) =>
