@@ -66,7 +66,7 @@ public sealed class LocalDeliveryTransport(IMailStore store, IRecipientResolver 
                     + "Delivered-To: " + t.DeliveredTo + "\r\n"
                     + "Received: by " + hostName + " (Postern) with local id queue; " + date + "\r\n", cancellationToken).ConfigureAwait(false);
                 foreach (var (i, _) in targets)
-                    results[i] ??= new OutboundRecipientResult(request.Recipients[i].Address, 250, "2.0.0", "Delivered to the local mailbox", false);
+                    results[i] ??= new OutboundRecipientResult(request.Recipients[i].Address, 250, "2.0.0", "Delivered to the local mailbox", false) { FinalDelivery = true };
             }
             catch (OverQuotaException)
             {
