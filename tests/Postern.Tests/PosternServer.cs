@@ -6,7 +6,7 @@ using System.Text;
 namespace Postern.Tests;
 
 /// <summary>A `postern serve` process of a test: its output collected, waited on by log lines, killed by PID.</summary>
-internal sealed class PosternServer : IDisposable
+public sealed class PosternServer : IDisposable
 {
     private readonly StringBuilder _log = new();
 
