@@ -80,6 +80,8 @@ public sealed class QueuePostfixFixture : IAsyncLifetime
                 smtpd_relay_restrictions = permit_mynetworks, reject
                 smtpd_recipient_restrictions = check_recipient_access texthash:{dir}/access, permit
                 transport_maps = texthash:{dir}/transport
+                # Accept bounceme@ at RCPT (smtpd would refuse a recipient routed to the error transport) and bounce it afterwards.
+                smtpd_reject_unlisted_recipient = no
                 smtputf8_enable = yes
                 virtual_mailbox_domains = {Far}
                 virtual_mailbox_base = {mail}
