@@ -15,7 +15,7 @@ namespace Postern.Tests;
 /// just before a crash is delivered again (the documented duplicate), and the queue never marks delivered what
 /// the peer did not get.
 /// </summary>
-public class QueueCrashTests
+public class QueueCrashTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Messages = 100;
     private const int Kills = 10;
@@ -89,6 +89,8 @@ public class QueueCrashTests
         foreach (int m in acceptedThenKilled)
             Assert.True(accepted.Count(a => a.Message == m) >= 2, $"{log}message {m} (accepted, then killed before the 250) was not delivered again");
         Assert.True(kills >= Kills / 2, $"{log}only {kills} kills hit a delivery");
+        int twice = accepted.GroupBy(a => a.Message).Count(g => g.Count() > 1);
+        output.WriteLine(log.ToString() + $"{kills} kills; {accepted.Count} deliveries of {Messages} messages, {twice} delivered more than once");
     }
 
     private static async Task EnqueueAsync(string data, int count)
