@@ -30,8 +30,7 @@ internal sealed partial class DeliveryReports
             Date = now,
             OriginalMessage = original,
             MaxFullReturnBytes = maxFull,
-            Recipients = recipients.Select(r => new DsnRecipient(DsnAddress.ForMailbox(r.Address), kind == DsnKind.Failed ? DsnAction.Failed : DsnAction.Delayed,
-                StatusOf(r, kind))
+            Recipients = recipients.Select(r => new DsnRecipient(DsnAddress.ForMailbox(r.Address), ActionOf(kind), StatusOf(r, kind))
             {
                 OriginalRecipient = r.OriginalRecipient is null ? null : DsnAddress.ParseOrcpt(r.OriginalRecipient, allowUtf8: utf8),
                 RemoteMta = remoteMta,
@@ -45,14 +44,24 @@ internal sealed partial class DeliveryReports
         return (dsn, !System.Text.Ascii.IsValid(dsn));
     }
 
+    private static DsnAction ActionOf(DsnKind kind) => kind switch
+    {
+        DsnKind.Failed => DsnAction.Failed,
+        DsnKind.Delayed => DsnAction.Delayed,
+        DsnKind.Relayed => DsnAction.Relayed,
+        _ => DsnAction.Delivered,
+    };
+
     /// <summary>The RFC 3463 status of a recipient: its enhanced code when it has the right class, else a generic one.</summary>
     private static string StatusOf(QueueRecipient r, DsnKind kind)
     {
         string? e = r.Enhanced;
-        bool valid = e is { Length: >= 5 } && (e[0] is '4' or '5') && e[1] == '.';
+        bool valid = e is { Length: >= 5 } && (e[0] is '2' or '4' or '5') && e[1] == '.';
+        // RFC 3464 §2.3.4: relayed and delivered carry a success (2.x.y) status.
+        if (kind is DsnKind.Relayed or DsnKind.Delivered) return valid && e![0] == '2' ? e! : "2.0.0";
         if (kind == DsnKind.Delayed) return valid && e![0] == '4' ? e! : "4.0.0";
         // A failed recipient after the last temporary failure keeps its 4.x.y detail (RFC 3464 §2.3.4 allows it with Action: failed).
-        return valid ? e! : "5.0.0";
+        return valid && e![0] != '2' ? e! : "5.0.0";
     }
 
     /// <summary>The sender's domain when it has DKIM keys (the DSN is signed for it); else null and the host name is used.</summary>

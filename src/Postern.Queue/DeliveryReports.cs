@@ -15,16 +15,23 @@ internal enum DsnKind
     Failed,
     /// <summary>Recipients are still waiting long after the message was queued.</summary>
     Delayed,
+    /// <summary>Recipients asked for NOTIFY=SUCCESS and the message went to a next hop that does not offer DSN (RFC 3461 §5.2.2).</summary>
+    Relayed,
+    /// <summary>Recipients asked for NOTIFY=SUCCESS and the message reached their mailbox (RFC 3461 §5.2.3).</summary>
+    Delivered,
 }
 
 /// <summary>Builds and queues DSNs about queued messages.</summary>
 internal sealed partial class DeliveryReports(OutgoingQueue queue)
 {
-    /// <summary>Whether a recipient's NOTIFY (RFC 3461 §4.1) asks for a DSN of this kind; without NOTIFY both failure and delay are reported.</summary>
+    /// <summary>
+    /// Whether a recipient's NOTIFY (RFC 3461 §4.1) asks for a DSN of this kind; without NOTIFY both failure and delay
+    /// are reported, and success never (success only when asked for, RFC 3461 §4.1).
+    /// </summary>
     public static bool NotifyAllows(string? notify, DsnKind kind)
     {
-        if (string.IsNullOrWhiteSpace(notify)) return true;
-        string want = kind == DsnKind.Failed ? "FAILURE" : "DELAY";
+        if (string.IsNullOrWhiteSpace(notify)) return kind is DsnKind.Failed or DsnKind.Delayed;
+        string want = kind switch { DsnKind.Failed => "FAILURE", DsnKind.Delayed => "DELAY", _ => "SUCCESS" };
         foreach (string part in notify.Split(','))
         {
             string p = part.Trim();
@@ -48,7 +55,7 @@ internal sealed partial class DeliveryReports(OutgoingQueue queue)
             long id = await queue.AddAsync(null, "", () => new MemoryStream(dsn, writable: false),
                 QueueMessageFlags.Dsn | (utf8 ? QueueMessageFlags.SmtpUtf8 | QueueMessageFlags.EightBit : 0), null, null, null,
                 [new OutboundRecipient(message.MailFrom)], sign: true, ct).ConfigureAwait(false);
-            string kindText = kind == DsnKind.Failed ? "failed" : "delayed";
+            string kindText = KindText(kind);
             await queue.Store.AddEventAsync(message.Id, queue.Now, "dsn-" + kindText,
                 string.Create(CultureInfo.InvariantCulture, $"{kindText} DSN for {reported.Count} recipient(s) to {message.MailFrom} queued as {id}"), ct).ConfigureAwait(false);
             queue.Logger.LogInformation("queue dsn id={Id} kind={Kind} to={To} dsn={DsnId}", message.Id, kindText, message.MailFrom, id);
@@ -58,6 +65,14 @@ internal sealed partial class DeliveryReports(OutgoingQueue queue)
             queue.Logger.LogError("queue dsn failed id={Id} error={Error}", message.Id, e.Message);
         }
     }
+
+    internal static string KindText(DsnKind kind) => kind switch
+    {
+        DsnKind.Failed => "failed",
+        DsnKind.Delayed => "delayed",
+        DsnKind.Relayed => "relayed",
+        _ => "delivered",
+    };
 
     /// <summary>Reads what the DSN returns of the original: the whole file when it is small enough, else its header section.</summary>
     private async Task<(byte[] Original, bool Full)> ReadOriginalAsync(QueueMessage message, int maxFull, CancellationToken ct)

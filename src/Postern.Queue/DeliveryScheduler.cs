@@ -240,6 +240,8 @@ internal sealed class DeliveryScheduler
         var waiting = new List<QueueRecipient>();
         var suppress = new List<SuppressedAddress>();
         var results = new List<string>();
+        var relayed = new List<QueueRecipient>();
+        var deliveredFinal = new List<QueueRecipient>();
         for (int i = 0; i < pending.Count; i++)
         {
             QueueRecipient r = pending[i];
@@ -253,6 +255,9 @@ internal sealed class DeliveryScheduler
             var updated = r with { State = state, Code = rr.Code, Enhanced = rr.Enhanced, Text = text };
             if (state == DeliveryState.Failed) failedNow.Add(updated);
             else if (state == DeliveryState.Queued) waiting.Add(updated);
+            // RFC 3461 §5.2.2, §5.2.3: NOTIFY=SUCCESS is answered here unless the next hop took the request over (it offers DSN).
+            else if (rr.FinalDelivery) deliveredFinal.Add(updated);
+            else if (!rr.DsnPassedOn) relayed.Add(updated);
             // RFC 3463 X.1.x: the address itself is bad; sending to it again can only bounce again.
             if (rr.Permanent && rr.Enhanced.StartsWith("5.1.", StringComparison.Ordinal) && m.Account is not null)
                 suppress.Add(new SuppressedAddress(m.Account, r.Address, $"{rr.Code} {rr.Enhanced} {Clip(rr.Text, 200)}", now));
@@ -276,6 +281,11 @@ internal sealed class DeliveryScheduler
             await _queue.Reports.SendAsync(m, failedNow, DsnKind.Failed, result.RemoteHost, ct).ConfigureAwait(false);
         if (sendDelayed)
             await _queue.Reports.SendAsync(m, waiting, DsnKind.Delayed, result.RemoteHost, ct, willRetryUntil: EstimateLastAttempt(m)).ConfigureAwait(false);
+        // Only recipients whose NOTIFY has SUCCESS are reported (DeliveryReports filters).
+        if (relayed.Count > 0)
+            await _queue.Reports.SendAsync(m, relayed, DsnKind.Relayed, result.RemoteHost, ct).ConfigureAwait(false);
+        if (deliveredFinal.Count > 0)
+            await _queue.Reports.SendAsync(m, deliveredFinal, DsnKind.Delivered, null, ct).ConfigureAwait(false);
     }
 
     /// <summary>The wait after attempt <paramref name="attemptsMade"/>: first-retry-interval × 2^(attempts−1), ±10 % jitter.</summary>

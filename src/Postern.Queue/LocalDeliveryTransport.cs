@@ -70,7 +70,7 @@ public sealed class LocalDeliveryTransport(IMailStore store, IRecipientResolver 
                     + "Delivered-To: " + t.DeliveredTo + "\r\n"
                     + "Received: by " + hostName + " (Postern) with local id queue; " + date + "\r\n", cancellationToken).ConfigureAwait(false);
                 foreach (var (i, _) in targets)
-                    results[i] ??= new OutboundRecipientResult(request.Recipients[i].Address, 250, "2.0.0", "Delivered to the local mailbox", false);
+                    results[i] ??= new OutboundRecipientResult(request.Recipients[i].Address, 250, "2.0.0", "Delivered to the local mailbox", false) { FinalDelivery = true };
                 await NotifyDeliveredAsync(content, targets.Select(t => request.Recipients[t.Index].Address).Distinct(StringComparer.Ordinal).ToList(), request.MailFrom, cancellationToken).ConfigureAwait(false);
             }
             catch (OverQuotaException)

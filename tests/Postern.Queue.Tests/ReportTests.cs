@@ -149,7 +149,51 @@ public class ReportTests
         Assert.True(DeliveryReports.NotifyAllows("SUCCESS,FAILURE", DsnKind.Failed));
         Assert.False(DeliveryReports.NotifyAllows("SUCCESS,FAILURE", DsnKind.Delayed));
         Assert.True(DeliveryReports.NotifyAllows("delay", DsnKind.Delayed));
+        // Success only when asked for (RFC 3461 §4.1).
+        Assert.False(DeliveryReports.NotifyAllows(null, DsnKind.Relayed));
+        Assert.False(DeliveryReports.NotifyAllows("FAILURE,DELAY", DsnKind.Delivered));
+        Assert.True(DeliveryReports.NotifyAllows("SUCCESS", DsnKind.Relayed));
+        Assert.True(DeliveryReports.NotifyAllows("FAILURE,SUCCESS", DsnKind.Delivered));
         await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Notify_success_relayed_to_a_peer_without_dsn_sends_a_relayed_dsn()
+    {
+        await using var s = await Setup.CreateAsync(dkim: true);
+        // bob's peer does not offer DSN; carol's does (the request went on with the message); dave asked for nothing.
+        s.Remote.Answer = r => new OutboundRecipientResult(r.Address, 250, "2.0.0", "Ok: queued as 4XyZ", false) { DsnPassedOn = r.Address.StartsWith("carol", StringComparison.Ordinal) };
+        long id = await s.F.EnqueueAsync(["bob@remote.example"], notify: "SUCCESS,FAILURE", envid: "env-bob");
+        await s.F.EnqueueAsync(["carol@other.example"], notify: "SUCCESS");
+        await s.F.EnqueueAsync(["dave@third.example"]);
+        await s.F.Queue.RunDueAsync();
+        string dsn = Assert.Single(await s.InboxAsync());
+        // RFC 3461 §5.2.2, RFC 3464 §2.3.3: Action relayed with a success status; only the header comes back.
+        Assert.Contains("Action: relayed", dsn, StringComparison.Ordinal);
+        Assert.Contains("Status: 2.0.0", dsn, StringComparison.Ordinal);
+        Assert.Contains("Final-Recipient: rfc822;bob@remote.example", dsn, StringComparison.Ordinal);
+        Assert.Contains("Remote-MTA: dns; mx.remote.example", dsn, StringComparison.Ordinal);
+        Assert.Contains("Original-Envelope-Id: env-bob", dsn, StringComparison.Ordinal);
+        Assert.Contains("250 2.0.0 Ok: queued as 4XyZ", dsn, StringComparison.Ordinal);
+        Assert.Contains("text/rfc822-headers", dsn, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hi Bob.", dsn, StringComparison.Ordinal);
+        Assert.DoesNotContain("carol@", dsn, StringComparison.Ordinal);
+        Assert.Contains((await s.F.Store.GetAsync(id))!.Events, e => e.Kind == "dsn-relayed");
+    }
+
+    [Fact]
+    public async Task Notify_success_delivered_into_a_local_mailbox_sends_a_delivered_dsn()
+    {
+        await using var s = await Setup.CreateAsync();
+        long id = await s.F.EnqueueAsync(["alice@example.org"], notify: "SUCCESS");
+        await s.F.Queue.RunDueAsync();
+        var inbox = await s.InboxAsync();
+        Assert.Equal(2, inbox.Count); // the message itself and the DSN about it
+        string dsn = Assert.Single(inbox, m => m.Contains("multipart/report", StringComparison.Ordinal));
+        Assert.Contains("Action: delivered", dsn, StringComparison.Ordinal);
+        Assert.Contains("Status: 2.0.0", dsn, StringComparison.Ordinal);
+        Assert.Contains((await s.F.Store.GetAsync(id))!.Events, e => e.Kind == "dsn-delivered");
+        Assert.Empty(s.Sent.Requests);
     }
 
     [Fact]

@@ -53,4 +53,36 @@ public class QueueCommandTests
         Assert.Contains("no message", r.Stderr, StringComparison.Ordinal);
         Assert.Contains("suppression list is empty", Cli.Run("queue", "suppression", "list", "--dir", data).Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Fail_on_a_stopped_data_folder_writes_the_dsn_with_the_configured_host_name()
+    {
+        using var tmp = new TempFolder();
+        string data = tmp.Sub("data");
+        Directory.CreateDirectory(data);
+        // quickstart's layout: postern.conf next to the data folder.
+        File.WriteAllText(tmp.Sub("postern.conf"), """
+            hostname: mail.offline.test
+            data-dir: data
+            listeners:
+              local:
+                ips: [127.0.0.1]
+                smtp: {enabled: true, port: 25}
+            """);
+        long id = await EnqueueAsync(data);
+        var r = Cli.Run("queue", "fail", "--dir", data, id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        Assert.DoesNotContain("warning", r.Stderr, StringComparison.Ordinal);
+
+        await using var store = SqliteQueueStore.Open(data);
+        var dsn = (await store.ListAsync(new QueueListFilter(IncludeFinished: true))).Single(i => i.Message.MailFrom.Length == 0);
+        string text = File.ReadAllText(Path.Combine(store.MessageDirectory, dsn.Message.File));
+        Assert.Contains("Reporting-MTA: dns; mail.offline.test", text, StringComparison.Ordinal);
+        Assert.Contains("MAILER-DAEMON@mail.offline.test", text, StringComparison.Ordinal);
+
+        // --config names it explicitly; a missing file is an error, not a silent fallback.
+        long id2 = await EnqueueAsync(data);
+        r = Cli.Run("queue", "fail", "--dir", data, "--config", tmp.Sub("missing.conf"), id2.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, r.ExitCode);
+    }
 }

@@ -50,6 +50,15 @@ public sealed record OutboundRecipientResult(string Address, int Code, string En
 {
     /// <summary>True when the peer accepted the message for this recipient.</summary>
     public bool Delivered => Code is >= 200 and < 300;
+
+    /// <summary>
+    /// The recipient's DSN request (NOTIFY, ORCPT, and the message's RET and ENVID) went on with the message: the peer
+    /// that accepted it offers DSN (RFC 3461 §5.2.1), so success is reported from there, not by the sender's queue.
+    /// </summary>
+    public bool DsnPassedOn { get; init; }
+
+    /// <summary>The message reached the recipient's mailbox (local delivery), not a next hop: a success DSN says "delivered" (RFC 3461 §5.2.3), not "relayed".</summary>
+    public bool FinalDelivery { get; init; }
 }
 
 /// <summary>How TLS went for an attempt, recorded with the queue's history (and in TLS reports, later).</summary>

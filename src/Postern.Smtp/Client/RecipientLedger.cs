@@ -38,6 +38,13 @@ public sealed class RecipientLedger
     public void Set(int index, SmtpReply reply, string fallbackDetail = "0.0") =>
         _results[index] = new OutboundRecipientResult(_recipients[index].Address, reply.Code, reply.EnhancedOr(fallbackDetail), reply.Text, reply.IsPermanent);
 
+    /// <summary>Records the reply after the message; <paramref name="dsnPassedOn"/>: the peer offers DSN, so the recipient's DSN request went with it (RFC 3461 §5.2.1).</summary>
+    public void SetAfterMessage(int index, SmtpReply reply, bool dsnPassedOn) =>
+        _results[index] = new OutboundRecipientResult(_recipients[index].Address, reply.Code, reply.EnhancedOr("0.0"), reply.Text, reply.IsPermanent)
+        {
+            DsnPassedOn = dsnPassedOn && reply.Code is >= 200 and < 300,
+        };
+
     /// <summary>Records a result without a reply (a local decision).</summary>
     public void Set(int index, int code, string enhanced, string text, bool permanent) =>
         _results[index] = new OutboundRecipientResult(_recipients[index].Address, code, enhanced, text, permanent);

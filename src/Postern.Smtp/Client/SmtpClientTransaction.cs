@@ -126,7 +126,7 @@ public sealed partial class SmtpClientConnection
             ? await SendBdatAsync(request, ct).ConfigureAwait(false)
             : await SendDataAsync(request, dataPipelined, ct).ConfigureAwait(false);
         foreach (int i in accepted)
-            ledger.Set(i, final);
+            ledger.SetAfterMessage(i, final, caps.Dsn);
         return true;
     }
 

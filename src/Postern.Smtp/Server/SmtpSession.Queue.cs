@@ -62,7 +62,8 @@ internal sealed partial class SmtpSession
         long max = (long)Options.MaxFutureRelease.TotalSeconds;
         if (mail.HoldFor is long seconds)
         {
-            // RFC 4865 §3: no more than the advertised max-future-release-interval.
+            // RFC 4865 §3: no more than the advertised max-future-release-interval; a value out of
+            // range is refused with 554 5.5.4 (RFC 4865 §4), syntax errors with 501 5.5.4 (the parser).
             if (seconds > max)
                 throw new SmtpCommandException(554, "5.5.4", $"HOLDFOR exceeds the maximum of {max} seconds");
             return now.AddSeconds(seconds);
@@ -72,6 +73,7 @@ internal sealed partial class SmtpSession
             // A time in the past is most likely a mistake: refused rather than sent at once.
             if (until <= now)
                 throw new SmtpCommandException(554, "5.5.4", "HOLDUNTIL is in the past");
+            // RFC 4865 §4: later than max-future-release-date-time is out of range, 554 5.5.4.
             if (until > now.AddSeconds(max))
                 throw new SmtpCommandException(554, "5.5.4", "HOLDUNTIL is later than the advertised maximum");
             return until.ToUniversalTime();

@@ -38,7 +38,17 @@ internal static class QueueCommands
             var d = CliCommon.DataDirectoryOption();
             var id = new Argument<long>("ID") { Description = "The queue id (as `queue list` shows it)." };
             var cmd = new Command(verb, help) { d, id };
-            cmd.SetAction((p, ct) => SendAsync(p.GetValue(d)!, new QueueRequest(verb, p.GetValue(id)), ct));
+            Option<string?>? conf = null;
+            if (verb == "fail")
+            {
+                // Without a running server the DSN is written here: it needs the configured host name.
+                conf = new Option<string?>("--config", "-c")
+                {
+                    Description = "The server's configuration file, for its host name in the DSN when no server runs (default: postern.conf next to the data folder or in the current folder).",
+                };
+                cmd.Options.Add(conf);
+            }
+            cmd.SetAction((p, ct) => SendAsync(p.GetValue(d)!, new QueueRequest(verb, p.GetValue(id)), ct, conf is null ? null : p.GetValue(conf)));
             queue.Subcommands.Add(cmd);
         }
 
@@ -119,7 +129,7 @@ internal static class QueueCommands
         return TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out var t) && t >= TimeSpan.Zero ? t : null;
     }
 
-    private static async Task<int> SendAsync(string dir, QueueRequest request, CancellationToken ct)
+    private static async Task<int> SendAsync(string dir, QueueRequest request, CancellationToken ct, string? configPath = null)
     {
         string? answer = await ControlSocket.TrySendAsync(dir, QueueControl.Encode(request), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         if (answer is null)
@@ -131,13 +141,57 @@ internal static class QueueCommands
                     Console.Error.WriteLine($"postern: no queue in {dir} (use --dir)");
                     return CliCommon.ExitError;
                 }
+                string? hostName = OfflineHostName(dir, configPath, request.Verb == "fail");
+                if (hostName is null) return CliCommon.ExitError;
                 await using SqliteQueueStore store = SqliteQueueStore.Open(dir);
-                await using var queue = new OutgoingQueue(new QueueOptions { DataDirectory = dir, HostName = System.Net.Dns.GetHostName() }, store, null,
+                await using var queue = new OutgoingQueue(new QueueOptions { DataDirectory = dir, HostName = hostName }, store, null,
                     new FileDkimKeySource(dir));
                 return Print(await QueueControl.RunAsync(queue, request, ct).ConfigureAwait(false));
             }).ConfigureAwait(false);
         }
         return Print(answer);
+    }
+
+    /// <summary>
+    /// The host name of the server that owns <paramref name="dir"/>, for DSNs written without a running server
+    /// (Reporting-MTA, and the From domain when the sender's domain has no DKIM key): from --config, else from a
+    /// postern.conf next to the data folder (quickstart's layout) or in the current folder whose data-dir is
+    /// <paramref name="dir"/>. Null (with a message) when --config was given but cannot be read; the machine's
+    /// name, with a warning, when no configuration is found and <paramref name="needed"/>.
+    /// </summary>
+    internal static string? OfflineHostName(string dir, string? configPath, bool needed)
+    {
+        if (configPath is not null)
+        {
+            try
+            {
+                return Config.ConfigLoader.Load(configPath).Config.Hostname;
+            }
+            catch (Config.ConfigException e)
+            {
+                foreach (string line in e.Errors) Console.Error.WriteLine(line);
+                return null;
+            }
+        }
+        string full = Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar);
+        foreach (string candidate in new[] { Path.Combine(Path.GetDirectoryName(full) ?? full, "postern.conf"), Path.GetFullPath("postern.conf") }.Distinct())
+        {
+            if (!File.Exists(candidate)) continue;
+            try
+            {
+                var loaded = Config.ConfigLoader.Load(candidate);
+                if (string.Equals(Path.GetFullPath(loaded.DataDirectory).TrimEnd(Path.DirectorySeparatorChar), full, StringComparison.Ordinal))
+                    return loaded.Config.Hostname;
+            }
+            catch (Config.ConfigException)
+            {
+                // Not this server's configuration (or broken): keep looking.
+            }
+        }
+        string machine = System.Net.Dns.GetHostName();
+        if (needed)
+            Console.Error.WriteLine($"postern: warning: no postern.conf found for {dir}; the DSN names this machine ({machine}) as its host (give --config)");
+        return machine;
     }
 
     private static int Print(string answer)

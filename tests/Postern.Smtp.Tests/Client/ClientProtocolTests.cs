@@ -160,6 +160,8 @@ public class ClientProtocolTests
         Assert.True(r.Recipients[0].Delivered, r.Log);
         Assert.Contains("MAIL FROM:<sender@origin.test> BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=id+2B1", peer.Transcript);
         Assert.Contains("RCPT TO:<j\u00f6rg@example.test> NOTIFY=FAILURE,DELAY ORCPT=utf-8;j\u00f6rg@example.test", peer.Transcript);
+        // The peer took the DSN request over (RFC 3461 §5.2.1): the queue sends no "relayed" DSN.
+        Assert.True(r.Recipients[0].DsnPassedOn);
     }
 
     [Fact]
@@ -171,6 +173,8 @@ public class ClientProtocolTests
         Assert.True(r.Recipients[0].Delivered, r.Log);
         Assert.Contains("RCPT TO:<a@example.test>", peer.Transcript);
         Assert.DoesNotContain(peer.Transcript, l => l.Contains("ENVID", StringComparison.Ordinal));
+        // Not passed on: a NOTIFY=SUCCESS is answered by the queue with a "relayed" DSN (RFC 3461 §5.2.2).
+        Assert.False(r.Recipients[0].DsnPassedOn);
     }
 
     [Fact]
