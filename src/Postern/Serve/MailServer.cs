@@ -128,7 +128,7 @@ internal sealed class MailServer : IAsyncDisposable
             var imap = new ImapServer(new ImapServerOptions
             {
                 Listeners = listeners,
-                CertificateSelector = certificates.TryGetValue(name, out var sel) ? sel.Select : null,
+                CertificateContextSelector = certificates.TryGetValue(name, out var sel) ? sel.SelectContext : null,
                 HostName = l.Hostname.Length > 0 ? l.Hostname : c.Hostname,
                 TempDirectory = tmp,
                 MaxConnectionsPerIp = l.MaxConnectionsPerIp,
@@ -215,7 +215,7 @@ internal sealed class MailServer : IAsyncDisposable
         var smtp = new SmtpServer(new SmtpServerOptions
         {
             Listeners = listeners,
-            CertificateSelector = certificates is null ? null : certificates.Select,
+            CertificateContextSelector = certificates is null ? null : certificates.SelectContext,
             HostName = l.Hostname.Length > 0 ? l.Hostname : _config.Config.Hostname,
             TempDirectory = tmp,
             ConnectionIdKey = connectionIdKey,
