@@ -33,6 +33,8 @@ internal sealed class MailServer : IAsyncDisposable
     private DmarcEvaluationRecorder? _dmarcEvaluations;
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task<string>> _imports = [];
 
     public MailServer(LoadedConfig config, ILogger logger)
     {
@@ -260,11 +262,36 @@ internal sealed class MailServer : IAsyncDisposable
                 _logger.LogInformation("stop requested through the control socket");
                 _stopRequested.TrySetResult();
                 return Task.FromResult("stopping\n");
+            case var i when i.StartsWith(ImportControl.Prefix, StringComparison.Ordinal):
+                return _store is null ? Task.FromResult("error: the store is not open\nexit 1\n")
+                    : ImportControl.Decode(i) is { } ir ? RunImportAsync(ir) : Task.FromResult("error: malformed import request\nexit 1\n");
             case var q when q.StartsWith(QueueControl.Prefix, StringComparison.Ordinal):
                 return _queue is null ? Task.FromResult("error: the queue is not running\n")
                     : QueueControl.Decode(q) is { } qr ? QueueControl.RunAsync(_queue, qr) : Task.FromResult("error: malformed queue request\n");
             default:
                 return Task.FromResult($"error: unknown request \"{(request.Length > 40 ? request[..40] + "..." : request)}\"\n");
+        }
+    }
+
+    /// <summary>An import through the control socket; stopping the server cancels it (committed batches stay) and waits for it.</summary>
+    private async Task<string> RunImportAsync(ImportRequest request)
+    {
+        var task = Task.Run(async () =>
+        {
+            _logger.LogInformation("import started kind={Kind} path={Path} account={Account}", request.Kind, request.Path, request.Account);
+            string answer = await ImportControl.RunAsync(_store!, request, _stopping.Token).ConfigureAwait(false);
+            _logger.LogInformation("import ended path={Path} account={Account} result={Result}", request.Path, request.Account,
+                answer.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse().Skip(1).FirstOrDefault() ?? "");
+            return answer;
+        });
+        lock (_imports) _imports.Add(task);
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_imports) _imports.Remove(task);
         }
     }
 
@@ -285,6 +312,10 @@ internal sealed class MailServer : IAsyncDisposable
     /// <summary>Stops accepting, gives sessions <paramref name="grace"/> to finish, then closes everything.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task[] imports;
+        lock (_imports) imports = [.. _imports];
+        await Task.WhenAll(imports).ConfigureAwait(false);
         if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
         _control = null;
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
@@ -305,6 +336,7 @@ internal sealed class MailServer : IAsyncDisposable
         if (_dmarcEvaluations is not null) await _dmarcEvaluations.DisposeAsync().ConfigureAwait(false);
         _dmarcEvaluations = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
     }
 }
 

@@ -65,7 +65,7 @@ internal sealed partial class PostfixPeer : IDisposable
             mydomain = test
             myorigin = {hostName}
             mydestination =
-            inet_interfaces = {address}
+            inet_interfaces = 127.0.0.1
             inet_protocols = ipv4
             mynetworks = 127.0.0.0/8
             smtpd_relay_restrictions = permit_mynetworks, reject
