@@ -119,7 +119,7 @@ public class ImportThroughServerTests
         {
             var stop = Cli.Run("stop", "--config", tmp.Sub("postern.conf"));
             Assert.True(stop.ExitCode == 0, stop.Stderr + stop.Stdout);
-            Assert.True(serve.Process.WaitForExit(60_000), serve.Log);
+            Assert.True(serve.WaitForExit(60_000), serve.Log);
         }
 
         // Stopped: the command writes the data folder itself.

@@ -174,9 +174,10 @@ public partial class EndToEndTests
             Assert.StartsWith("* OK", await idleReader.ReadLineAsync(), StringComparison.Ordinal);
             var clock = Stopwatch.StartNew();
             serve.Terminate();
-            Assert.True(serve.Process.WaitForExit(120_000), "serve did not stop after SIGTERM:\n" + serve.Log);
+            Assert.True(serve.WaitForExit(120_000), "serve did not stop after SIGTERM:\n" + serve.Log);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(100), $"stopping took {clock.Elapsed}:\n{serve.Log}");
             Assert.True(serve.Process.ExitCode == 0, serve.Log);
+            Assert.Contains("stopping: no new connections", serve.Log, StringComparison.Ordinal);
             Assert.Contains("stopped", serve.Log, StringComparison.Ordinal);
             Assert.False(File.Exists(Path.Combine(loaded.DataDirectory, "postern.ctl")));
             verify = Cli.Run("verifydata", loaded.DataDirectory);

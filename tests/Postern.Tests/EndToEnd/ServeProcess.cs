@@ -42,6 +42,14 @@ internal sealed class ServeProcess : IDisposable
         }
     }
 
+    /// <summary>Waits (bounded) for the exit and then for the last output lines to be collected.</summary>
+    public bool WaitForExit(int milliseconds)
+    {
+        if (!Process.WaitForExit(milliseconds)) return false;
+        Process.WaitForExit(); // returns once the redirected output has reached its end
+        return true;
+    }
+
     /// <summary>Sends SIGTERM, as systemd's stop does.</summary>
     public void Terminate()
     {
