@@ -42,15 +42,19 @@ public sealed class PebbleLab : IAsyncDisposable
 
     public static bool IsAvailable => FindTool("pebble") is not null && FindTool("pebble-challtestsrv") is not null;
 
-    /// <summary>Starts the lab. <paramref name="nonceRejectPercent"/> makes pebble refuse good nonces (badNonce) that often.</summary>
-    public static async Task<PebbleLab> StartAsync(bool requireEab = false, int nonceRejectPercent = 0)
+    /// <summary>
+    /// Starts the lab. <paramref name="nonceRejectPercent"/> makes pebble refuse good nonces (badNonce) that often.
+    /// With <paramref name="dnsServer"/> (the DNS lab's resolver, say) pebble resolves the names to validate there
+    /// instead of through pebble-challtestsrv's "127.0.0.1 for every name".
+    /// </summary>
+    public static async Task<PebbleLab> StartAsync(bool requireEab = false, int nonceRejectPercent = 0, IPEndPoint? dnsServer = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "postern-pebble-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(dir);
         var lab = new PebbleLab(dir);
         try
         {
-            await lab.StartInternalAsync(requireEab, nonceRejectPercent).ConfigureAwait(false);
+            await lab.StartInternalAsync(requireEab, nonceRejectPercent, dnsServer).ConfigureAwait(false);
             return lab;
         }
         catch
@@ -60,7 +64,7 @@ public sealed class PebbleLab : IAsyncDisposable
         }
     }
 
-    private async Task StartInternalAsync(bool requireEab, int nonceRejectPercent)
+    private async Task StartInternalAsync(bool requireEab, int nonceRejectPercent, IPEndPoint? dnsServer)
     {
         WriteTlsFiles();
         var used = new HashSet<int>();
@@ -71,7 +75,8 @@ public sealed class PebbleLab : IAsyncDisposable
         HttpPort = FreePort(used);
         TlsPort = FreePort(used);
 
-        Start("pebble-challtestsrv", [], "-dns01", $"127.0.0.1:{DnsPort}", "-http01", "", "-https01", "", "-tlsalpn01", "",
+        if (dnsServer is null)
+            Start("pebble-challtestsrv", [], "-dns01", $"127.0.0.1:{DnsPort}", "-http01", "", "-https01", "", "-tlsalpn01", "",
             "-management", $"127.0.0.1:{challMgmt}", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "");
 
         string eab = requireEab
@@ -89,7 +94,7 @@ public sealed class PebbleLab : IAsyncDisposable
             } }
             """);
         Start("pebble", [("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_VA_ALWAYS_VALID", "0"), ("PEBBLE_WFE_NONCEREJECT", nonceRejectPercent.ToString(System.Globalization.CultureInfo.InvariantCulture))],
-            "-config", Path.Combine(Directory, "pebble.json"), "-dnsserver", $"127.0.0.1:{DnsPort}");
+            "-config", Path.Combine(Directory, "pebble.json"), "-dnsserver", dnsServer?.ToString() ?? $"127.0.0.1:{DnsPort}");
         await WaitForDirectoryAsync().ConfigureAwait(false);
     }
 

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Postern.Security.Tls;
@@ -12,6 +13,9 @@ public sealed record CertificateFiles(string CertificatePath, string KeyPath);
 /// read again when a file changes (checked at most every <see cref="RecheckInterval"/>), so a
 /// renewed certificate is used without a restart. A file that fails to load after a change
 /// keeps the previous certificate in use and is reported through <see cref="ReloadFailed"/>.
+/// The intermediate certificates after the leaf in a chain file are sent with it
+/// (<see cref="SelectContext"/>): clients such as Postfix or Python's ssl never fetch a missing
+/// intermediate, so a leaf alone from an ACME CA fails their verification (RFC 8446 §4.4.2).
 /// </summary>
 public sealed class CertificateSelector
 {
@@ -43,7 +47,15 @@ public sealed class CertificateSelector
     /// The certificate for <paramref name="hostName"/>: the first whose DNS names match it exactly
     /// or by a one-label wildcard (RFC 6125 §6.4.3), else the first one.
     /// </summary>
-    public X509Certificate2 Select(string? hostName)
+    public X509Certificate2 Select(string? hostName) => SelectEntry(hostName).Certificate;
+
+    /// <summary>
+    /// What <see cref="Select"/> chooses, with the intermediate certificates of its chain file, for
+    /// <see cref="SslServerAuthenticationOptions.ServerCertificateContext"/>.
+    /// </summary>
+    public SslStreamCertificateContext SelectContext(string? hostName) => SelectEntry(hostName).Context;
+
+    private Entry SelectEntry(string? hostName)
     {
         ReloadIfChanged();
         if (!string.IsNullOrEmpty(hostName))
@@ -52,10 +64,10 @@ public sealed class CertificateSelector
             foreach (var e in _entries)
             {
                 if (e.Names.Any(n => Matches(n, name)))
-                    return e.Certificate;
+                    return e;
             }
         }
-        return _entries[0].Certificate;
+        return _entries[0];
     }
 
     private static bool Matches(string pattern, string name)
@@ -95,33 +107,46 @@ public sealed class CertificateSelector
         return (c.Exists ? c.LastWriteTimeUtc : default, k.Exists ? k.LastWriteTimeUtc : default, c.Exists ? c.Length : -1, k.Exists ? k.Length : -1);
     }
 
-    private static X509Certificate2 Load(CertificateFiles f)
+    private static Loaded Load(CertificateFiles f)
     {
         if (!File.Exists(f.CertificatePath)) throw new FileNotFoundException($"{f.CertificatePath}: no such file");
         if (!File.Exists(f.KeyPath)) throw new FileNotFoundException($"{f.KeyPath}: no such file");
-        return TlsCertificates.LoadPem(f.CertificatePath, f.KeyPath);
+        var leaf = TlsCertificates.LoadPem(f.CertificatePath, f.KeyPath);
+        var chain = TlsCertificates.LoadPemChain(f.CertificatePath);
+        var intermediates = new X509Certificate2Collection();
+        foreach (var c in chain)
+        {
+            if (c.Thumbprint != leaf.Thumbprint) intermediates.Add(c);
+        }
+        // offline: the chain is sent as the file gives it, no fetching of missing parts (AIA).
+        return new Loaded(leaf, SslStreamCertificateContext.Create(leaf, intermediates, offline: true));
     }
+
+    private sealed record Loaded(X509Certificate2 Certificate, SslStreamCertificateContext Context);
 
     private sealed class Entry
     {
-        public Entry(CertificateFiles files, X509Certificate2 certificate)
+        public Entry(CertificateFiles files, Loaded loaded)
         {
             Files = files;
             Stamp = CertificateSelector.Stamp(files);
-            Certificate = certificate;
-            Names = NamesOf(certificate);
+            Certificate = loaded.Certificate;
+            Context = loaded.Context;
+            Names = NamesOf(loaded.Certificate);
         }
 
         public CertificateFiles Files { get; }
         public (DateTime, DateTime, long, long) Stamp { get; set; }
         public X509Certificate2 Certificate { get; private set; }
+        public SslStreamCertificateContext Context { get; private set; }
         public string[] Names { get; private set; }
 
-        public void Replace(X509Certificate2 certificate, (DateTime, DateTime, long, long) stamp)
+        public void Replace(Loaded loaded, (DateTime, DateTime, long, long) stamp)
         {
             // The previous certificate may still be in use by a handshake; it is left to the GC.
-            Names = NamesOf(certificate);
-            Certificate = certificate;
+            Names = NamesOf(loaded.Certificate);
+            Context = loaded.Context;
+            Certificate = loaded.Certificate;
             Stamp = stamp;
         }
 

@@ -36,8 +36,14 @@ public sealed record SmtpServerOptions
     /// </summary>
     public Func<string?, X509Certificate2?>? CertificateSelector { get; init; }
 
+    /// <summary>
+    /// Like <see cref="CertificateSelector"/>, but the certificate with the intermediates to send
+    /// after it (a chain file's); preferred over the other two when set.
+    /// </summary>
+    public Func<string?, System.Net.Security.SslStreamCertificateContext?>? CertificateContextSelector { get; init; }
+
     /// <summary>Whether TLS (STARTTLS, implicit TLS) can be offered.</summary>
-    public bool TlsAvailable => Certificate is not null || CertificateSelector is not null;
+    public bool TlsAvailable => Certificate is not null || CertificateSelector is not null || CertificateContextSelector is not null;
 
     /// <summary>Host name in the greeting, EHLO reply and Received headers.</summary>
     public string HostName { get; init; } = "localhost";

@@ -47,13 +47,17 @@ internal sealed partial class SmtpSession
     {
         _tls = new SslStream(_network, leaveInnerStreamOpen: true);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+        var options = Options;
+        // The options are chosen per handshake from the client's SNI name, so that a certificate
+        // context (leaf plus intermediates) can be picked per host name.
+        await _tls.AuthenticateAsServerAsync((_, hello, _, _) => ValueTask.FromResult(new SslServerAuthenticationOptions
         {
-            ServerCertificate = Options.CertificateSelector is null ? Options.Certificate : null,
-            ServerCertificateSelectionCallback = Options.CertificateSelector is { } select ? (_, name) => select(name)! : null,
+            ServerCertificateContext = options.CertificateContextSelector?.Invoke(hello.ServerName),
+            ServerCertificate = options.CertificateContextSelector is not null ? null
+                : options.CertificateSelector is { } select ? select(hello.ServerName) : options.Certificate,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificateRequired = false,
-        }, cts.Token).ConfigureAwait(false);
+        }), null, cts.Token).ConfigureAwait(false);
         _stream = _tls;
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Postern.Import;
 using Postern.Mail.Mbox;
+using Postern.Serve;
 
 namespace Postern.Cli;
 
@@ -39,6 +40,8 @@ internal static class ImportCommands
             var files = MailImports.MboxFiles(path, parse.GetValue(mailbox));
             if (files.Count == 0)
                 return CliCommon.Fail($"{path}: no *.mbox files in this folder");
+            if (await ControlSocket.IsServerRunningAsync(parse.GetValue(dir)!).ConfigureAwait(false))
+                return await ThroughServerAsync(parse.GetValue(dir)!, new ImportRequest("mbox", Path.GetFullPath(path), parse.GetValue(account)!, parse.GetValue(mailbox), parse.GetValue(format))).ConfigureAwait(false);
             long total = files.Sum(f => new FileInfo(f.File).Length);
             var view = new ImportProgressView(total, "");
             var mboxFormat = parse.GetValue(format);
@@ -73,6 +76,8 @@ internal static class ImportCommands
                 return CliCommon.Fail($"{root}: no such folder");
             if (!MailImports.HasMaildir(root))
                 return CliCommon.Fail($"{root}: not a maildir (no cur/ or new/ folder, no Maildir++ subfolder)");
+            if (await ControlSocket.IsServerRunningAsync(parse.GetValue(dir)!).ConfigureAwait(false))
+                return await ThroughServerAsync(parse.GetValue(dir)!, new ImportRequest("maildir", Path.GetFullPath(root), parse.GetValue(account)!, parse.GetValue(mailbox))).ConfigureAwait(false);
             var view = new ImportProgressView(MailImports.CountMaildirFiles(root), "");
             var target = parse.GetValue(mailbox);
             return await RunAsync(parse.GetValue(dir)!, parse.GetValue(account)!, view, parse.GetValue(logBatches),
@@ -83,8 +88,38 @@ internal static class ImportCommands
 
     private static Option<bool> LogBatchesOption() => new("--log-batches")
     {
-        Description = "Print \"committed N\" after each durable batch: messages up to N are stored even if the import is interrupted.",
+        Description = "Print \"committed N\" after each durable batch: messages up to N are stored even if the import is interrupted (stopped server only).",
     };
+
+    /// <summary>
+    /// A running server imports itself (its caches and IMAP sessions see the messages at once): the
+    /// request goes through the control socket and the server's answer is printed, skipped entries
+    /// and errors on standard error. The server's user must be able to read the files.
+    /// </summary>
+    private static async Task<int> ThroughServerAsync(string dataDir, ImportRequest request)
+    {
+        Console.Out.WriteLine($"a server is running on {dataDir}: importing through it");
+        string answer;
+        try
+        {
+            answer = await ControlSocket.SendAsync(dataDir, ImportControl.Encode(request), Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            return CliCommon.Fail($"{e.Message}; messages committed before that are stored");
+        }
+        int exit = CliCommon.ExitError;
+        foreach (string line in answer.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.StartsWith(ImportControl.ExitPrefix, StringComparison.Ordinal))
+                exit = int.TryParse(line.AsSpan(ImportControl.ExitPrefix.Length), System.Globalization.CultureInfo.InvariantCulture, out int code) ? code : CliCommon.ExitError;
+            else if (line.StartsWith("skipped ", StringComparison.Ordinal) || line.StartsWith("error: ", StringComparison.Ordinal))
+                Console.Error.WriteLine(line);
+            else
+                Console.Out.WriteLine(line);
+        }
+        return exit;
+    }
 
     private static async Task<int> RunAsync(string dataDir, string accountName, ImportProgressView view, bool logBatches, Func<MessageImporter, CancellationToken, Task> import, CancellationToken ct)
     {

@@ -1,5 +1,5 @@
 // The control socket: a Unix domain socket in the data folder through which commands reach a
-// running server (`postern stop` now; queue, account and import commands as they are added).
+// running server (`postern stop`, `postern queue ...`, `postern import ...`).
 // Only the file's owner may connect (mode 0600), so reaching it means being the server's user
 // or root. One request line, one or more answer lines, then the server closes.
 using System.Net.Sockets;
@@ -67,12 +67,25 @@ internal sealed class ControlSocket : IAsyncDisposable
         return new ControlSocket(socket, path, handle, logger);
     }
 
+    /// <summary>Whether a server answers on the control socket of <paramref name="dataDirectory"/>.</summary>
+    public static async Task<bool> IsServerRunningAsync(string dataDirectory) =>
+        File.Exists(Path.Combine(dataDirectory, FileName)) && await TrySendAsync(dataDirectory, "ping", TimeSpan.FromSeconds(10)).ConfigureAwait(false) is not null;
+
+    /// <summary>
+    /// Sends one request to a server known to be running and waits up to <paramref name="timeout"/>
+    /// (infinite for work such as imports); throws <see cref="IOException"/> when the exchange fails,
+    /// so that a caller never takes a failed request for "no server".
+    /// </summary>
+    public static async Task<string> SendAsync(string dataDirectory, string request, TimeSpan timeout) =>
+        await TrySendAsync(dataDirectory, request, timeout).ConfigureAwait(false)
+            ?? throw new IOException($"the server on {dataDirectory} did not answer through its control socket (stopped meanwhile, or timed out)");
+
     /// <summary>Sends one request to the server on <paramref name="dataDirectory"/>; null when no server answers.</summary>
     public static async Task<string?> TrySendAsync(string dataDirectory, string request, TimeSpan timeout)
     {
         string path = Path.Combine(dataDirectory, FileName);
         if (!File.Exists(path)) return null;
-        using var cts = new CancellationTokenSource(timeout);
+        using var cts = timeout == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(timeout);
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -115,6 +128,8 @@ internal sealed class ControlSocket : IAsyncDisposable
         using var _ = client;
         try
         {
+            // The request must arrive within 30 s, and the answer be taken within 30 s; the work in
+            // between (an import) takes as long as it takes.
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             cts.CancelAfter(TimeSpan.FromSeconds(30));
             await using var stream = new NetworkStream(client, ownsSocket: false);
@@ -131,7 +146,8 @@ internal sealed class ControlSocket : IAsyncDisposable
             string answer = nl < 0
                 ? "error: request line missing or too long\n"
                 : await _handle(Encoding.UTF8.GetString(buffer, 0, nl).Trim()).ConfigureAwait(false);
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(answer), cts.Token).ConfigureAwait(false);
+            using var write = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(answer), write.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
         {

@@ -44,6 +44,8 @@ internal sealed class MailServer : IAsyncDisposable
     private OutgoingQueue? _queue;
     private Postern.Security.MtaSts.MtaStsClient? _mtaSts;
     private MtaStsPolicyRefresher? _mtaStsRefresher;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task<string>> _imports = [];
 
     public MailServer(LoadedConfig config, ILogger logger)
     {
@@ -155,7 +157,7 @@ internal sealed class MailServer : IAsyncDisposable
             var imap = new ImapServer(new ImapServerOptions
             {
                 Listeners = listeners,
-                CertificateSelector = certificates.TryGetValue(name, out var sel) ? sel.Select : null,
+                CertificateContextSelector = certificates.TryGetValue(name, out var sel) ? sel.SelectContext : null,
                 HostName = l.Hostname.Length > 0 ? l.Hostname : c.Hostname,
                 TempDirectory = tmp,
                 MaxConnectionsPerIp = l.MaxConnectionsPerIp,
@@ -276,7 +278,7 @@ internal sealed class MailServer : IAsyncDisposable
         var smtp = new SmtpServer(new SmtpServerOptions
         {
             Listeners = listeners,
-            CertificateSelector = certificates is null ? null : certificates.Select,
+            CertificateContextSelector = certificates is null ? null : certificates.SelectContext,
             HostName = l.Hostname.Length > 0 ? l.Hostname : _config.Config.Hostname,
             TempDirectory = tmp,
             ConnectionIdKey = connectionIdKey,
@@ -364,6 +366,9 @@ internal sealed class MailServer : IAsyncDisposable
                 return Task.FromResult("stopping\n");
             case "reports send" or "reports dry-run":
                 return _reports is null ? Task.FromResult("error: the report sender is not running\n") : RunReportsAsync(request == "reports dry-run");
+            case var i when i.StartsWith(ImportControl.Prefix, StringComparison.Ordinal):
+                return _store is null ? Task.FromResult("error: the store is not open\nexit 1\n")
+                    : ImportControl.Decode(i) is { } ir ? RunImportAsync(ir) : Task.FromResult("error: malformed import request\nexit 1\n");
             case var q when q.StartsWith(QueueControl.Prefix, StringComparison.Ordinal):
                 return _queue is null ? Task.FromResult("error: the queue is not running\n")
                     : QueueControl.Decode(q) is { } qr ? QueueControl.RunAsync(_queue, qr) : Task.FromResult("error: malformed queue request\n");
@@ -377,6 +382,28 @@ internal sealed class MailServer : IAsyncDisposable
         // What is still in the recorders' buffers belongs to today, which is not reported yet; flushing keeps the CLI's view current.
         if (_tlsResults is not null) await _tlsResults.FlushAsync().ConfigureAwait(false);
         return Cli.ReportsFormat.Format(await _reports!.RunAsync(dryRun).ConfigureAwait(false), dryRun);
+    }
+
+    /// <summary>An import through the control socket; stopping the server cancels it (committed batches stay) and waits for it.</summary>
+    private async Task<string> RunImportAsync(ImportRequest request)
+    {
+        var task = Task.Run(async () =>
+        {
+            _logger.LogInformation("import started kind={Kind} path={Path} account={Account}", request.Kind, request.Path, request.Account);
+            string answer = await ImportControl.RunAsync(_store!, request, _stopping.Token).ConfigureAwait(false);
+            _logger.LogInformation("import ended path={Path} account={Account} result={Result}", request.Path, request.Account,
+                answer.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse().Skip(1).FirstOrDefault() ?? "");
+            return answer;
+        });
+        lock (_imports) _imports.Add(task);
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_imports) _imports.Remove(task);
+        }
     }
 
     private static void CheckWritable(string data)
@@ -396,6 +423,10 @@ internal sealed class MailServer : IAsyncDisposable
     /// <summary>Stops accepting, gives sessions <paramref name="grace"/> to finish, then closes everything.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task[] imports;
+        lock (_imports) imports = [.. _imports];
+        await Task.WhenAll(imports).ConfigureAwait(false);
         if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
         _control = null;
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
@@ -431,6 +462,7 @@ internal sealed class MailServer : IAsyncDisposable
         if (_incomingReports is not null) await _incomingReports.DisposeAsync().ConfigureAwait(false);
         _incomingReports = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
     }
 }
 
