@@ -57,19 +57,19 @@ internal sealed partial class SmtpSession
             while (true)
             {
                 ReadResult r;
-                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping))
+                try
                 {
-                    timeout.CancelAfter(Options.DataTimeout);
-                    try
-                    {
-                        r = await _pipe.ReadAsync(timeout.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        _w.Reply(421, "4.4.2", "Timeout waiting for message data; closing");
-                        _quit = true;
-                        return;
-                    }
+                    r = await _pipe.ReadAsync(BeginWait(Options.DataTimeout)).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    _w.Reply(421, "4.4.2", "Timeout waiting for message data; closing");
+                    _quit = true;
+                    return;
+                }
+                finally
+                {
+                    EndWait();
                 }
                 ReadOnlySequence<byte> buffer = r.Buffer;
                 status = decoder.Decode(ref buffer, spool);
@@ -174,19 +174,19 @@ internal sealed partial class SmtpSession
         while (left > 0)
         {
             ReadResult r;
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping))
+            try
             {
-                timeout.CancelAfter(Options.DataTimeout);
-                try
-                {
-                    r = await _pipe.ReadAsync(timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    _w.Reply(421, "4.4.2", "Timeout waiting for chunk data; closing");
-                    _quit = true;
-                    return status;
-                }
+                r = await _pipe.ReadAsync(BeginWait(Options.DataTimeout)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _w.Reply(421, "4.4.2", "Timeout waiting for chunk data; closing");
+                _quit = true;
+                return status;
+            }
+            finally
+            {
+                EndWait();
             }
             ReadOnlySequence<byte> chunk = r.Buffer.Slice(0, Math.Min(left, r.Buffer.Length));
             foreach (ReadOnlyMemory<byte> m in chunk)
@@ -318,9 +318,9 @@ internal sealed partial class SmtpSession
                 return;
         }
         await QueueSuccessDsnAsync(message, mail, envelopeFrom).ConfigureAwait(false);
-        _server.Logger.LogInformation("smtp delivered id={Id} remote={Remote} from={From} rcpts={Rcpts} size={Size} auth={Auth}",
-            _id, _remote, envelopeFrom, _recipients.Count, message.Length, _authAccount ?? "");
-        _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + _cid + (queueId is null ? "" : ", queued as " + queueId));
+        _delivered++;
+        SmtpLog.Delivered(_server.Logger, _id, _remote, _kind, _helo ?? "", envelopeFrom, _recipients.Count, message.Length, _authAccount ?? "");
+        _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + Cid + (queueId is null ? "" : ", queued as " + queueId));
     }
 
     /// <summary>RFC 6409 rules for submitted mail; returns a refusal text, or null with headers to add.</summary>
@@ -359,7 +359,7 @@ internal sealed partial class SmtpSession
         foreach (string c in fromComments)
             sb.Append(" (").Append(c.Replace('(', '[').Replace(')', ']').Replace('\r', ' ').Replace('\n', ' ')).Append(')');
         sb.Append("\r\n\tby ").Append(Options.HostName).Append(" (Postern) with ").Append(with)
-          .Append(" id ").Append(_cid);
+          .Append(" id ").Append(Cid);
         if (_tls is not null)
         {
             string version = _tls.SslProtocol switch
