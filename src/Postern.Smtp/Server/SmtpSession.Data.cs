@@ -29,7 +29,13 @@ internal sealed partial class SmtpSession
 
     private string TempDirectory => Options.TempDirectory ?? Path.GetTempPath();
 
-    private MessageSpool NewSpool() => new(Limits.MaxMessageSize, Limits.InMemoryMessageThreshold, TempDirectory);
+    private MessageSpool NewSpool()
+    {
+        // A big message is written straight into a temporary file of the (first) local account it is
+        // for, which the store renames into place: no spool file and copy (see MessageSpool).
+        string? account = _recipients.SelectMany(r => r.Targets).Select(t => t.Account).FirstOrDefault();
+        return new(Limits.MaxMessageSize, Limits.InMemoryMessageThreshold, TempDirectory, account is null ? null : (_server.Store, account));
+    }
 
     private async Task DataAsync(string argument)
     {
@@ -283,7 +289,10 @@ internal sealed partial class SmtpSession
         }
 
         string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null, receivedComments);
-        var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length);
+        var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length)
+        {
+            AccountFile = message.AccountFile,
+        };
         // The queue failed after these copies were stored and the client retries: not stored twice (SmtpSession.Queue.cs).
         string? partialKey = await PartialDeliveryKeyAsync(message, envelopeFrom, targets.Count).ConfigureAwait(false);
         if (partialKey is not null && _server.PartialDeliveries.Contains(partialKey))
