@@ -37,7 +37,8 @@ public sealed class TempMessageFile : IAsyncDisposable, IDisposable
         {
             Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
-            Share = FileShare.None,
+            // Readers may open it (OpenRead) while it is written; nobody else knows its random name.
+            Share = FileShare.Read,
             BufferSize = 64 * 1024,
             Options = FileOptions.Asynchronous,
         });
@@ -50,6 +51,17 @@ public sealed class TempMessageFile : IAsyncDisposable, IDisposable
 
     /// <summary>The stream to write the message into.</summary>
     public Stream Stream => _stream ?? throw new ObjectDisposedException(nameof(TempMessageFile));
+
+    /// <summary>
+    /// A read-only stream over what has been written so far (the write buffer is flushed first). It stays
+    /// readable after the store has taken the file (a rename keeps the open file), so the caller can still
+    /// read the message once it is appended; dispose it when done.
+    /// </summary>
+    public FileStream OpenRead()
+    {
+        Stream.Flush();
+        return new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 64 * 1024, FileOptions.Asynchronous);
+    }
 
     /// <summary>Flushes to stable storage and closes the stream; returns the file length.</summary>
     internal long FlushAndClose()

@@ -11,6 +11,11 @@ namespace Postern.Smtp.Delivery;
 public sealed class ConnectionIdCipher : IDisposable
 {
     private readonly Aes _aes;
+    // One ECB encryptor reused under a lock: Aes.EncryptEcb sets up a new cipher context per call,
+    // which cost more than the encryption itself (one id per SMTP connection). ECB keeps no state
+    // between blocks, so reusing the transform is safe.
+    private readonly ICryptoTransform _encryptor;
+    private readonly Lock _lock = new();
 
     /// <summary>Creates a cipher with a 16-byte key.</summary>
     public ConnectionIdCipher(byte[] key)
@@ -20,6 +25,9 @@ public sealed class ConnectionIdCipher : IDisposable
             throw new ArgumentException("connection id key must be 16 bytes", nameof(key));
         _aes = Aes.Create();
         _aes.Key = key;
+        _aes.Mode = CipherMode.ECB;
+        _aes.Padding = PaddingMode.None;
+        _encryptor = _aes.CreateEncryptor();
     }
 
     /// <summary>A new random key.</summary>
@@ -28,10 +36,10 @@ public sealed class ConnectionIdCipher : IDisposable
     /// <summary>The encrypted form: 32 lower-case hex digits.</summary>
     public string Encrypt(long id)
     {
-        Span<byte> block = stackalloc byte[16];
-        block.Clear();
+        byte[] block = new byte[16], enc = new byte[16];
         BinaryPrimitives.WriteInt64BigEndian(block, id);
-        byte[] enc = _aes.EncryptEcb(block, PaddingMode.None);
+        lock (_lock)
+            _encryptor.TransformBlock(block, 0, 16, enc, 0);
         return Convert.ToHexStringLower(enc);
     }
 
@@ -56,5 +64,9 @@ public sealed class ConnectionIdCipher : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _aes.Dispose();
+    public void Dispose()
+    {
+        _encryptor.Dispose();
+        _aes.Dispose();
+    }
 }

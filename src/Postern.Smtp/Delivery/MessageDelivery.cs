@@ -16,7 +16,15 @@ namespace Postern.Smtp.Delivery;
 /// <param name="Memory">The message bytes when held in memory (empty when <paramref name="OpenFile"/> is set).</param>
 /// <param name="OpenFile">Opens the message bytes from the start, or null when they are in <paramref name="Memory"/>.</param>
 /// <param name="Length">The message size in octets.</param>
-public sealed record DeliveryContent(MessageStructure Structure, HeaderList Headers, ReadOnlyMemory<byte> Memory, Func<Stream>? OpenFile, long Length);
+public sealed record DeliveryContent(MessageStructure Structure, HeaderList Headers, ReadOnlyMemory<byte> Memory, Func<Stream>? OpenFile, long Length)
+{
+    /// <summary>
+    /// A temporary file of this account that already holds the message bytes: the last copy delivered into
+    /// that account takes it (the store renames it into place) instead of copying the bytes once more.
+    /// The caller still disposes it (which deletes it if it was not taken).
+    /// </summary>
+    public (string Account, TempMessageFile File)? AccountFile { get; init; }
+}
 
 /// <summary>Delivers messages into account stores (the SMTP server, and the outgoing queue's local delivery).</summary>
 public sealed class MessageDelivery(IMailStore store)
@@ -34,8 +42,17 @@ public sealed class MessageDelivery(IMailStore store)
         byte[] structure = content.Structure.ToBytes();
         MessageMeta meta = MessageMeta.FromStructure(content.Structure);
         var done = new HashSet<(string, long)>();
-        foreach (RecipientTarget target in targets)
+        int handOver = -1;
+        if (content.AccountFile is { } file)
         {
+            // The account whose temporary file holds the message goes last, and its last copy takes the file.
+            targets = [.. targets.Where(t => t.Account != file.Account), .. targets.Where(t => t.Account == file.Account)];
+            if (targets.Count > 0 && targets[^1].Account == file.Account)
+                handOver = targets.Count - 1;
+        }
+        for (int i = 0; i < targets.Count; i++)
+        {
+            RecipientTarget target = targets[i];
             IAccountStore account = await store.OpenAccountAsync(target.Account, ct).ConfigureAwait(false);
             await using (account.ConfigureAwait(false))
             {
@@ -53,6 +70,8 @@ public sealed class MessageDelivery(IMailStore store)
                     MessageSource source;
                     if (content.OpenFile is null)
                         source = MessageSource.FromMemory(content.Memory);
+                    else if (i == handOver)
+                        source = MessageSource.FromTempFile(content.AccountFile!.Value.File);
                     else
                     {
                         temp = account.CreateTempFile();

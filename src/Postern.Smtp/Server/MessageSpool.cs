@@ -1,10 +1,14 @@
 // Where an incoming message goes while it arrives: memory up to SmtpLimits.InMemoryMessageThreshold,
 // then a temporary file, written as the bytes come, so a big message never sits whole in memory.
+// When the message is for a local account, that file is the account's own temporary message file
+// (same filesystem as its message files), which the store then renames into place for the last copy
+// delivered into that account: a big message is written once, not spooled and then copied.
 // The MIME structure is parsed on the fly (Postern.Mail's incremental parser), and the size limit
 // is enforced as bytes arrive: past it, bytes are dropped and the message is refused at the end.
 using System.Buffers;
 using Postern.Mail;
 using Postern.Smtp.Protocol;
+using Postern.Store;
 
 namespace Postern.Smtp.Server;
 
@@ -13,16 +17,24 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
     private readonly long _maxSize;
     private readonly int _memoryThreshold;
     private readonly string _tempDirectory;
+    private readonly (IMailStore Store, string Account)? _destination;
     private readonly MessageParser _parser = new();
     private ArrayBufferWriter<byte>? _memory = new(4096);
-    private FileStream? _file;
-    private string? _path;
+    private Stream? _file;
+    private IAccountStore? _account;
+    private TempMessageFile? _temp;
+    private FileStream? _reader;
 
-    public MessageSpool(long maxSize, int memoryThreshold, string tempDirectory)
+    /// <summary>
+    /// A spool; with <paramref name="destination"/>, a message past the memory threshold is written into
+    /// a temporary file of that account, which delivery can hand to the store instead of copying it.
+    /// </summary>
+    public MessageSpool(long maxSize, int memoryThreshold, string tempDirectory, (IMailStore Store, string Account)? destination = null)
     {
         _maxSize = maxSize;
         _memoryThreshold = memoryThreshold;
         _tempDirectory = tempDirectory;
+        _destination = destination;
     }
 
     /// <summary>Bytes received so far (counted even past the limit).</summary>
@@ -32,7 +44,7 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
     public bool TooLarge => Length > _maxSize;
 
     /// <summary>Whether the message is on disk.</summary>
-    public bool OnDisk => _file is not null || _path is not null;
+    public bool OnDisk => _file is not null;
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
@@ -48,23 +60,41 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
     {
         if (_memory!.WrittenCount == 0 || (_file is null && _memory.WrittenCount < _memoryThreshold))
             return;
-        if (_file is null)
-        {
-            Directory.CreateDirectory(_tempDirectory);
-            _path = Path.Combine(_tempDirectory, "smtp-" + Guid.NewGuid().ToString("N") + ".eml");
-            _file = new FileStream(_path, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.ReadWrite,
-                Share = FileShare.None,
-                BufferSize = 0,
-                Options = FileOptions.Asynchronous | FileOptions.DeleteOnClose,
-            });
-        }
+        _file ??= await CreateFileAsync(ct).ConfigureAwait(false);
         await _file.WriteAsync(_memory.WrittenMemory, ct).ConfigureAwait(false);
         _memory.ResetWrittenCount();
         if (_memory.Capacity > 4 * _memoryThreshold)
             _memory = new ArrayBufferWriter<byte>(_memoryThreshold);
+    }
+
+    private async ValueTask<Stream> CreateFileAsync(CancellationToken ct)
+    {
+        if (_destination is { } d)
+        {
+            try
+            {
+                _account = await d.Store.OpenAccountAsync(d.Account, ct).ConfigureAwait(false);
+                _temp = _account.CreateTempFile();
+                return _temp.Stream;
+            }
+            catch (Exception e) when (e is StoreException or IOException or UnauthorizedAccessException)
+            {
+                // The data must still be read to its end: fall back to a file of our own (delivery reports the account's problem).
+                if (_account is not null)
+                    await _account.DisposeAsync().ConfigureAwait(false);
+                _account = null;
+                _temp = null;
+            }
+        }
+        Directory.CreateDirectory(_tempDirectory);
+        return new FileStream(Path.Combine(_tempDirectory, "smtp-" + Guid.NewGuid().ToString("N") + ".eml"), new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.None,
+            BufferSize = 0,
+            Options = FileOptions.Asynchronous | FileOptions.DeleteOnClose,
+        });
     }
 
     /// <summary>Ends the message: the parsed structure, and the bytes as memory (small) or as a readable file (large).</summary>
@@ -76,14 +106,28 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
             return new SpooledMessage(structure, headers, _memory!.WrittenMemory, null, Length);
         await SpillAsync(ct).ConfigureAwait(false);
         await _file.FlushAsync(ct).ConfigureAwait(false);
-        return new SpooledMessage(structure, headers, ReadOnlyMemory<byte>.Empty, _file, Length);
+        if (_temp is null)
+            return new SpooledMessage(structure, headers, ReadOnlyMemory<byte>.Empty, (FileStream)_file, Length);
+        // Read through a second handle, which stays valid once the store has renamed the file into place.
+        _reader = _temp.OpenRead();
+        return new SpooledMessage(structure, headers, ReadOnlyMemory<byte>.Empty, _reader, Length) { AccountFile = (_destination!.Value.Account, _temp) };
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_file is not null)
+        if (_reader is not null)
+            await _reader.DisposeAsync().ConfigureAwait(false);
+        if (_temp is not null)
+            // Deletes the file unless the store took it.
+            await _temp.DisposeAsync().ConfigureAwait(false);
+        else if (_file is not null)
             await _file.DisposeAsync().ConfigureAwait(false);
+        if (_account is not null)
+            await _account.DisposeAsync().ConfigureAwait(false);
+        _reader = null;
+        _temp = null;
         _file = null;
+        _account = null;
         _memory = null;
     }
 }
@@ -91,6 +135,9 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
 /// <summary>A received message: in memory, or in a temporary file (positioned anywhere; read with <see cref="OpenRead"/>).</summary>
 internal sealed record SpooledMessage(MessageStructure Structure, HeaderList Headers, ReadOnlyMemory<byte> Memory, FileStream? File, long Length)
 {
+    /// <summary>The account's temporary file holding the message, when it was spooled into one (see <see cref="MessageSpool"/>).</summary>
+    public (string Account, TempMessageFile File)? AccountFile { get; init; }
+
     /// <summary>A stream over the whole message from its start.</summary>
     public Stream OpenRead()
     {

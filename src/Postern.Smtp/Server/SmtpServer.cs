@@ -20,6 +20,8 @@ public sealed class SmtpServer : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    private readonly ConcurrentDictionary<long, SmtpSession> _live = new();
+    private Timer? _heartbeat;
     private readonly CancellationTokenSource _stop = new();
     private long _nextId;
     private int _total;
@@ -66,6 +68,20 @@ public sealed class SmtpServer : IAsyncDisposable
             _sockets.Add(socket);
             _acceptLoops.Add(AcceptLoopAsync(socket, listener.Kind));
         }
+        // One timer for every session's command and data timeouts (as Kestrel does), instead of a
+        // timer and a linked token per read: with a new connection per message those were a
+        // noticeable part of the per-connection cost. Timeouts are minutes long; a second of slack is fine.
+        _heartbeat ??= new Timer(_ => CheckTimeouts(), null, TimeoutCheckInterval, TimeoutCheckInterval);
+    }
+
+    /// <summary>How often waiting sessions are checked against their deadlines.</summary>
+    internal static readonly TimeSpan TimeoutCheckInterval = TimeSpan.FromSeconds(1);
+
+    private void CheckTimeouts()
+    {
+        long now = Environment.TickCount64;
+        foreach (SmtpSession session in _live.Values)
+            session.CheckDeadline(now);
     }
 
     private async Task AcceptLoopAsync(Socket listenSocket, SmtpListenerKind kind)
@@ -100,9 +116,12 @@ public sealed class SmtpServer : IAsyncDisposable
         }
     }
 
+    // Runs on the accept loop's thread until the session first waits for the client (the greeting
+    // is sent by then, which a non-blocking socket does at once), so a connection costs no extra
+    // thread-pool hop; StartTlsAsync and every read are asynchronous.
     private async Task RunSessionAsync(Socket client, IPAddress ip, SmtpListenerKind kind, long id, string? refusal, bool counted)
     {
-        await Task.Yield();
+        SmtpSession? live = null;
         try
         {
             var stream = new NetworkStream(client, ownsSocket: true);
@@ -121,8 +140,9 @@ public sealed class SmtpServer : IAsyncDisposable
                     Logger.LogInformation("smtp connection refused id={Id} remote={Remote} reason={Reason}", id, ip, refusal);
                     return;
                 }
-                var session = new SmtpSession(this, stream, ip, kind, id);
-                await session.RunAsync().ConfigureAwait(false);
+                live = new SmtpSession(this, stream, ip, kind, id);
+                _live[id] = live;
+                await live.RunAsync().ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
@@ -135,6 +155,11 @@ public sealed class SmtpServer : IAsyncDisposable
         }
         finally
         {
+            if (live is not null)
+            {
+                _live.TryRemove(id, out _);
+                live.Dispose();
+            }
             if (counted)
                 RateLimiter.Disconnected(ip);
             Interlocked.Decrement(ref _total);
@@ -151,6 +176,8 @@ public sealed class SmtpServer : IAsyncDisposable
             s.Dispose();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         await Task.WhenAny(Task.WhenAll(_sessions.Values), Task.Delay(timeout)).ConfigureAwait(false);
+        if (_heartbeat is not null)
+            await _heartbeat.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <inheritdoc/>

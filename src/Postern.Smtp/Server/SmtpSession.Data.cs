@@ -29,7 +29,13 @@ internal sealed partial class SmtpSession
 
     private string TempDirectory => Options.TempDirectory ?? Path.GetTempPath();
 
-    private MessageSpool NewSpool() => new(Limits.MaxMessageSize, Limits.InMemoryMessageThreshold, TempDirectory);
+    private MessageSpool NewSpool()
+    {
+        // A big message is written straight into a temporary file of the (first) local account it is
+        // for, which the store renames into place: no spool file and copy (see MessageSpool).
+        string? account = _recipients.SelectMany(r => r.Targets).Select(t => t.Account).FirstOrDefault();
+        return new(Limits.MaxMessageSize, Limits.InMemoryMessageThreshold, TempDirectory, account is null ? null : (_server.Store, account));
+    }
 
     private async Task DataAsync(string argument)
     {
@@ -57,19 +63,19 @@ internal sealed partial class SmtpSession
             while (true)
             {
                 ReadResult r;
-                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping))
+                try
                 {
-                    timeout.CancelAfter(Options.DataTimeout);
-                    try
-                    {
-                        r = await _pipe.ReadAsync(timeout.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        _w.Reply(421, "4.4.2", "Timeout waiting for message data; closing");
-                        _quit = true;
-                        return;
-                    }
+                    r = await _pipe.ReadAsync(BeginWait(Options.DataTimeout)).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    _w.Reply(421, "4.4.2", "Timeout waiting for message data; closing");
+                    _quit = true;
+                    return;
+                }
+                finally
+                {
+                    EndWait();
                 }
                 ReadOnlySequence<byte> buffer = r.Buffer;
                 status = decoder.Decode(ref buffer, spool);
@@ -174,19 +180,19 @@ internal sealed partial class SmtpSession
         while (left > 0)
         {
             ReadResult r;
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping))
+            try
             {
-                timeout.CancelAfter(Options.DataTimeout);
-                try
-                {
-                    r = await _pipe.ReadAsync(timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    _w.Reply(421, "4.4.2", "Timeout waiting for chunk data; closing");
-                    _quit = true;
-                    return status;
-                }
+                r = await _pipe.ReadAsync(BeginWait(Options.DataTimeout)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _w.Reply(421, "4.4.2", "Timeout waiting for chunk data; closing");
+                _quit = true;
+                return status;
+            }
+            finally
+            {
+                EndWait();
             }
             ReadOnlySequence<byte> chunk = r.Buffer.Slice(0, Math.Min(left, r.Buffer.Length));
             foreach (ReadOnlyMemory<byte> m in chunk)
@@ -283,7 +289,10 @@ internal sealed partial class SmtpSession
         }
 
         string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null, receivedComments);
-        var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length);
+        var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length)
+        {
+            AccountFile = message.AccountFile,
+        };
         // The queue failed after these copies were stored and the client retries: not stored twice (SmtpSession.Queue.cs).
         string? partialKey = await PartialDeliveryKeyAsync(message, envelopeFrom, targets.Count).ConfigureAwait(false);
         if (partialKey is not null && _server.PartialDeliveries.Contains(partialKey))
@@ -318,9 +327,9 @@ internal sealed partial class SmtpSession
                 return;
         }
         await QueueSuccessDsnAsync(message, mail, envelopeFrom).ConfigureAwait(false);
-        _server.Logger.LogInformation("smtp delivered id={Id} remote={Remote} from={From} rcpts={Rcpts} size={Size} auth={Auth}",
-            _id, _remote, envelopeFrom, _recipients.Count, message.Length, _authAccount ?? "");
-        _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + _cid + (queueId is null ? "" : ", queued as " + queueId));
+        _delivered++;
+        SmtpLog.Delivered(_server.Logger, _id, _remote, _kind, _helo ?? "", envelopeFrom, _recipients.Count, message.Length, _authAccount ?? "");
+        _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + Cid + (queueId is null ? "" : ", queued as " + queueId));
         if (targets.Count > 0)
             await NotifyDeliveredAsync(content, envelopeFrom).ConfigureAwait(false);
     }
@@ -385,7 +394,7 @@ internal sealed partial class SmtpSession
         foreach (string c in fromComments)
             sb.Append(" (").Append(c.Replace('(', '[').Replace(')', ']').Replace('\r', ' ').Replace('\n', ' ')).Append(')');
         sb.Append("\r\n\tby ").Append(Options.HostName).Append(" (Postern) with ").Append(with)
-          .Append(" id ").Append(_cid);
+          .Append(" id ").Append(Cid);
         if (_tls is not null)
         {
             string version = _tls.SslProtocol switch

@@ -16,7 +16,7 @@ using Postern.Smtp.Protocol;
 
 namespace Postern.Smtp.Server;
 
-internal sealed partial class SmtpSession
+internal sealed partial class SmtpSession : IDisposable
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -25,12 +25,18 @@ internal sealed partial class SmtpSession
     private readonly IPAddress _remote;
     private readonly SmtpListenerKind _kind;
     private readonly long _id;
-    private readonly string _cid;
+    private string? _cid;
     private readonly SmtpReplyWriter _w = new();
     private Stream _stream;
     private SslStream? _tls;
     private PipeReader _pipe = null!;
     private bool _quit;
+
+    // Timeouts: a wait for the client sets a deadline, which the server's heartbeat checks (see
+    // SmtpServer.CheckTimeouts); past it, the token below is cancelled. Linked once to the server's
+    // stop token, so shutdown cancels it too.
+    private readonly CancellationTokenSource _waits;
+    private long _deadline = long.MaxValue;
 
     // Greeting and authentication state.
     private string? _helo;
@@ -39,6 +45,8 @@ internal sealed partial class SmtpSession
 
     // Counters against abuse.
     private int _messages;
+    private int _delivered;
+    private readonly long _started = Environment.TickCount64;
     private int _errors;
     private int _otherCommands;
     private int _unknownRecipients;
@@ -51,8 +59,31 @@ internal sealed partial class SmtpSession
         _remote = remote;
         _kind = kind;
         _id = id;
-        _cid = server.ConnectionIds.Encrypt(id);
+        _waits = CancellationTokenSource.CreateLinkedTokenSource(server.Stopping);
     }
+
+    public void Dispose() => _waits.Dispose();
+
+    /// <summary>Starts a wait for the client of at most <paramref name="timeout"/>; returns the token cancelled when it passes.</summary>
+    private CancellationToken BeginWait(TimeSpan timeout)
+    {
+        long ms = (long)Math.Clamp(timeout.TotalMilliseconds, 0, TimeSpan.FromDays(365).TotalMilliseconds);
+        Volatile.Write(ref _deadline, Environment.TickCount64 + ms);
+        return _waits.Token;
+    }
+
+    private void EndWait() => Volatile.Write(ref _deadline, long.MaxValue);
+
+    /// <summary>Called by the server's heartbeat: cancels the current wait once its deadline has passed.</summary>
+    internal void CheckDeadline(long now)
+    {
+        if (now >= Volatile.Read(ref _deadline) && !_waits.IsCancellationRequested)
+            // Callbacks (the pending read's cancellation) run on the thread pool, not on the heartbeat.
+            _ = _waits.CancelAsync();
+    }
+
+    /// <summary>The encrypted connection id of Received headers and 250 replies (computed when first needed).</summary>
+    private string Cid => _cid ??= _server.ConnectionIds.Encrypt(_id);
 
     private SmtpServerOptions Options => _server.Options;
     private SmtpLimits Limits => _server.Options.Limits;
@@ -71,7 +102,6 @@ internal sealed partial class SmtpSession
                 await StartTlsAsync().ConfigureAwait(false);
             }
             NewReader();
-            _server.Logger.LogInformation("smtp connection id={Id} remote={Remote} listener={Kind}", _id, _remote, _kind);
             // RFC 5321 §4.2: the greeting; ESMTP in it tells clients to try EHLO.
             _w.Reply(220, null, Options.HostName + " ESMTP Postern");
             await CommandLoopAsync().ConfigureAwait(false);
@@ -79,6 +109,10 @@ internal sealed partial class SmtpSession
         finally
         {
             await ResetTransactionAsync().ConfigureAwait(false);
+            // One line per connection: a connection that delivered is in the "smtp delivered" lines.
+            if (_delivered == 0)
+                SmtpLog.ConnectionWithoutDelivery(_server.Logger, _id, _remote, _kind, _helo ?? "", _messages, IsSecure,
+                    Math.Round(Environment.TickCount64 / 1000.0 - _started / 1000.0, 3));
             if (_tls is not null)
                 await _tls.DisposeAsync().ConfigureAwait(false);
         }
@@ -94,23 +128,23 @@ internal sealed partial class SmtpSession
         while (!_quit)
         {
             (LineStatus status, string? line) result;
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_server.Stopping))
+            try
             {
-                timeout.CancelAfter(Options.CommandTimeout);
-                try
-                {
-                    result = await ReadLineAsync(Limits.MaxCommandLineLength, timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    // RFC 5321 §4.5.3.2: 421 before closing for a timeout or shutdown.
-                    if (_server.Stopping.IsCancellationRequested)
-                        _w.Reply(421, "4.3.2", Options.HostName + " Server shutting down");
-                    else
-                        _w.Reply(421, "4.4.2", Options.HostName + " Timeout waiting for a command; closing");
-                    await TryFlushAsync().ConfigureAwait(false);
-                    return;
-                }
+                result = await ReadLineAsync(Limits.MaxCommandLineLength, BeginWait(Options.CommandTimeout)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // RFC 5321 §4.5.3.2: 421 before closing for a timeout or shutdown.
+                if (_server.Stopping.IsCancellationRequested)
+                    _w.Reply(421, "4.3.2", Options.HostName + " Server shutting down");
+                else
+                    _w.Reply(421, "4.4.2", Options.HostName + " Timeout waiting for a command; closing");
+                await TryFlushAsync().ConfigureAwait(false);
+                return;
+            }
+            finally
+            {
+                EndWait();
             }
             switch (result.status)
             {
@@ -296,13 +330,29 @@ internal sealed partial class SmtpSession
 
     private async ValueTask TryFlushAsync()
     {
+        if (_w.Length == 0)
+            return;
+        CancellationTokenSource? own = null;
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await FlushAsync(cts.Token).ConfigureAwait(false);
+            // After a timeout or at shutdown the session's token is already cancelled: a token of its own then.
+            CancellationToken ct;
+            if (_waits.IsCancellationRequested)
+            {
+                own = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                ct = own.Token;
+            }
+            else
+                ct = BeginWait(TimeSpan.FromSeconds(5));
+            await FlushAsync(ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
+        }
+        finally
+        {
+            EndWait();
+            own?.Dispose();
         }
     }
 }

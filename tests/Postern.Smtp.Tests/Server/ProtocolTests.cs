@@ -150,7 +150,64 @@ public class ProtocolTests
         await c.ExpectAsync(sb + ".", "250");
         Assert.EndsWith(sb.ToString(), Assert.Single(await s.MessagesAsync("alice")));
         Assert.EndsWith(sb.ToString(), Assert.Single(await s.MessagesAsync("bob")));
-        Assert.Empty(Directory.GetFiles(Path.Combine(s.Dir, "smtp-tmp")));
+        AssertNoTemporaryFiles(s);
+    }
+
+    [Fact]
+    public async Task Big_message_for_one_account_is_written_once_into_its_temporary_file_and_taken_by_the_store()
+    {
+        await using var s = await SmtpTestServer.StartAsync(o => o with { Limits = o.Limits with { InMemoryMessageThreshold = 4096 } });
+        await using var c = await s.ConnectAsync();
+        // Two transactions on one connection: two recipients of one account (one copy), then one recipient.
+        await c.ExpectAsync("EHLO client.example", "250");
+        var sb = new StringBuilder("Subject: big\r\n\r\n");
+        for (int i = 0; i < 20000; i++)
+            sb.Append("line ").Append(i).Append("\r\n");
+        await c.ExpectAsync("MAIL FROM:<a@remote.example>", "250");
+        await c.ExpectAsync("RCPT TO:<alice@example.org>", "250");
+        await c.ExpectAsync("RCPT TO:<alice+tag@example.org>", "250");
+        await c.ExpectAsync("DATA", "354");
+        await c.ExpectAsync(sb + ".", "250");
+        await c.ExpectAsync("MAIL FROM:<a@remote.example>", "250");
+        await c.ExpectAsync("RCPT TO:<bob@example.org>", "250");
+        string bdat = sb.ToString();
+        await c.WriteAsync("BDAT 5000\r\n" + bdat[..5000]);
+        Assert.StartsWith("250", await c.ReadReplyAsync());
+        await c.WriteAsync("BDAT " + (bdat.Length - 5000) + " LAST\r\n" + bdat[5000..]);
+        Assert.StartsWith("250 2.0.0", await c.ReadReplyAsync());
+        Assert.EndsWith(sb.ToString(), Assert.Single(await s.MessagesAsync("alice")));
+        Assert.EndsWith(sb.ToString(), Assert.Single(await s.MessagesAsync("bob")));
+        // No spool file of the server's own was needed.
+        Assert.False(Directory.Exists(Path.Combine(s.Dir, "smtp-tmp")) && Directory.EnumerateFileSystemEntries(Path.Combine(s.Dir, "smtp-tmp")).Any());
+        AssertNoTemporaryFiles(s);
+    }
+
+    [Fact]
+    public async Task Big_message_refused_at_the_size_limit_leaves_no_temporary_file()
+    {
+        await using var s = await SmtpTestServer.StartAsync(o => o with { Limits = o.Limits with { InMemoryMessageThreshold = 4096, MaxMessageSize = 50_000 } });
+        await using var c = await s.ConnectAsync();
+        await c.EnvelopeAsync("a@remote.example", "alice@example.org");
+        await c.ExpectAsync("DATA", "354");
+        var sb = new StringBuilder("Subject: big\r\n\r\n");
+        for (int i = 0; i < 20000; i++)
+            sb.Append("line ").Append(i).Append("\r\n");
+        await c.ExpectAsync(sb + ".", "552");
+        Assert.Empty(await s.MessagesAsync("alice"));
+        AssertNoTemporaryFiles(s);
+    }
+
+    private static void AssertNoTemporaryFiles(SmtpTestServer s)
+    {
+        string spool = Path.Combine(s.Dir, "smtp-tmp");
+        if (Directory.Exists(spool))
+            Assert.Empty(Directory.GetFiles(spool));
+        foreach (string account in new[] { "alice", "bob" })
+        {
+            string tmp = Path.Combine(s.Dir, "accounts", account, "tmp");
+            if (Directory.Exists(tmp))
+                Assert.Empty(Directory.GetFiles(tmp));
+        }
     }
 
     [Fact]
