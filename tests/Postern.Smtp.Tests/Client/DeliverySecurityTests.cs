@@ -29,7 +29,7 @@ public class DeliverySecurityTests
         });
 
     private static OutboundRequest Request(bool requireTls = false, bool tlsRequiredNo = false) =>
-        ClientTestSupport.Request(ClientTestSupport.Message(), ["rcpt@" + Domain], domain: Domain) with { RequireTls = requireTls, TlsRequiredNo = tlsRequiredNo };
+        ClientTestSupport.Request(System.Text.Encoding.UTF8.GetBytes(ClientTestSupport.Message()), ["rcpt@" + Domain], domain: Domain) with { RequireTls = requireTls, TlsRequiredNo = tlsRequiredNo };
 
     [Fact]
     public async Task A_failed_tlsa_lookup_of_a_secure_mx_defers_without_connecting()
