@@ -62,7 +62,9 @@ public class WebServeTests
         using var tmp = new TempFolder();
         string data = tmp.Sub("data");
         Directory.CreateDirectory(data);
-        Assert.Equal(0, Cli.Run("config", "domain", "add", "postern.test", "--dir", data).ExitCode);
+        Cli.AddAccount(data, "alice"); // creates the store
+        var added = Cli.Run("config", "domain", "add", "postern.test", "--dir", data);
+        Assert.True(added.ExitCode == 0, added.Stderr + added.Stdout);
         int imaps = AcmeServeTests.FreePort();
         // tls-alpn-01: the https port is pebble's validation port; http-01 only: https elsewhere, tls-alpn-01 off.
         int https = challenge == "tls-alpn-01" ? lab.TlsPort : AcmeServeTests.FreePort();
