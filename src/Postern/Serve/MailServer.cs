@@ -390,7 +390,17 @@ internal sealed class MailServer : IAsyncDisposable
         var task = Task.Run(async () =>
         {
             _logger.LogInformation("import started kind={Kind} path={Path} account={Account}", request.Kind, request.Path, request.Account);
-            string answer = await ImportControl.RunAsync(_store!, request, _stopping.Token).ConfigureAwait(false);
+            string answer;
+            try
+            {
+                answer = await ImportControl.RunAsync(_store!, request, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Whatever went wrong is the import's failure, reported to the command; the server runs on.
+                _logger.LogError("import failed path={Path} account={Account} error={Error}", request.Path, request.Account, e.Message);
+                answer = $"error: import failed: {e.Message}\n{ImportControl.ExitPrefix}1\n";
+            }
             _logger.LogInformation("import ended path={Path} account={Account} result={Result}", request.Path, request.Account,
                 answer.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse().Skip(1).FirstOrDefault() ?? "");
             return answer;
