@@ -77,9 +77,17 @@ internal sealed partial class SmtpSession : IDisposable
     /// <summary>Called by the server's heartbeat: cancels the current wait once its deadline has passed.</summary>
     internal void CheckDeadline(long now)
     {
-        if (now >= Volatile.Read(ref _deadline) && !_waits.IsCancellationRequested)
+        if (now < Volatile.Read(ref _deadline) || _waits.IsCancellationRequested)
+            return;
+        try
+        {
             // Callbacks (the pending read's cancellation) run on the thread pool, not on the heartbeat.
             _ = _waits.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The session ended meanwhile.
+        }
     }
 
     /// <summary>The encrypted connection id of Received headers and 250 replies (computed when first needed).</summary>
