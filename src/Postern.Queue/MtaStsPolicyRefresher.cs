@@ -92,9 +92,14 @@ public sealed class MtaStsPolicyRefresher(SqliteQueueStore store, MtaStsClient c
         return refreshed;
     }
 
+    private int _disposed;
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        // Idempotent: the server disposes it when stopping and again when it is disposed.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
