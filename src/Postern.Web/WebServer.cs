@@ -5,8 +5,10 @@
 // listeners. In front of Kestrel's TLS on the HTTPS endpoints sits AcmeTlsAlpnConnection, which
 // answers ACME tls-alpn-01 validation handshakes itself (RFC 8737).
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -84,13 +86,20 @@ public sealed class WebServer : IAsyncDisposable
                     l.Protocols = HttpProtocols.Http1AndHttp2;
                     if (_options.TlsAlpn01 is { } tlsAlpn01)
                         l.Use(next => new AcmeTlsAlpnConnection(next, tlsAlpn01, _options.RequestHeadersTimeout, _logger).OnConnectionAsync);
-                    l.UseHttps(new HttpsConnectionAdapterOptions
+                    // The handshake callback (not a certificate selector) so that the chain the
+                    // client needs goes with the leaf: Kestrel's selector sends only what it finds
+                    // in the machine's stores.
+                    l.UseHttps(new TlsHandshakeCallbackOptions
                     {
-                        ServerCertificateSelector = (_, name) => _options.CertificateSelector!(name),
-                        SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                         HandshakeTimeout = _options.RequestHeadersTimeout,
-                        ClientCertificateMode = ClientCertificateMode.NoCertificate,
-                        CheckCertificateRevocation = false,
+                        OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
+                        {
+                            ServerCertificateContext = SelectCertificate(context.ClientHelloInfo.ServerName),
+                            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                            ClientCertificateRequired = false,
+                            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                            ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
+                        }),
                     });
                 });
             }
@@ -183,5 +192,13 @@ public sealed class WebServer : IAsyncDisposable
 
         // Kestrel logs client mistakes at debug and its own failures at error; start-up chatter at information is demoted.
         private static LogLevel Demote(LogLevel level) => level <= LogLevel.Information ? LogLevel.Debug : level;
+    }
+
+    private SslStreamCertificateContext SelectCertificate(string? serverName)
+    {
+        string? name = string.IsNullOrEmpty(serverName) ? null : serverName;
+        return _options.CertificateContextSelector is { } contexts
+            ? contexts(name)
+            : SslStreamCertificateContext.Create(_options.CertificateSelector!(name), additionalCertificates: null, offline: true);
     }
 }

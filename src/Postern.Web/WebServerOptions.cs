@@ -41,6 +41,13 @@ public sealed record WebServerOptions
     /// <summary>The certificate for a TLS server name (SNI, null when the client sent none). Required with HTTPS endpoints.</summary>
     public Func<string?, X509Certificate2>? CertificateSelector { get; init; }
 
+    /// <summary>
+    /// The certificate with its intermediates for a TLS server name; when set it is used instead of
+    /// <see cref="CertificateSelector"/>, so that clients get the whole chain (an ACME certificate's
+    /// issuer is an intermediate that clients do not have).
+    /// </summary>
+    public Func<string?, System.Net.Security.SslStreamCertificateContext>? CertificateContextSelector { get; init; }
+
     /// <summary>ACME http-01 answers (RFC 8555 §8.3), or null.</summary>
     public Http01ChallengeResponder? Http01 { get; init; }
 

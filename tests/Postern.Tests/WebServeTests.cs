@@ -54,7 +54,7 @@ public class WebServeTests
         """;
 
     // Fails at the 14:35 deadline after ~80-100 s (a WaitForLog timeout, cause not yet diagnosed); skipped so the project passes. See the web8 report.
-    [Theory(Skip = "web8: serve + pebble through the web listener not yet passing; diagnose with `dotnet test --filter WebServeTests`")]
+    [Theory]
     [InlineData("tls-alpn-01")]
     [InlineData("http-01")]
     public async Task Serve_answers_acme_through_the_web_listener_and_serves_the_mta_sts_policy_with_the_printed_id(string challenge)

@@ -322,6 +322,7 @@ internal sealed class MailServer : IAsyncDisposable
             HttpsEndPoints = l.Https.Enabled ? [.. ips.Select(ip => new IPEndPoint(ip, l.Https.Port))] : [],
             HttpEndPoints = l.Http.Enabled ? [.. ips.Select(ip => new IPEndPoint(ip, l.Http.Port))] : [],
             CertificateSelector = certificates is null ? null : certificates.Select,
+            CertificateContextSelector = certificates is null ? null : certificates.SelectContext,
             // Validations arrive on the acme ports; when the web listener has them, it answers.
             Http01 = _acme is not null && l.Http.Enabled && l.Http.Port == c.Acme.HttpPort ? _acme.Http01 : null,
             TlsAlpn01 = _acme is not null && l.Https.Enabled && l.Https.Port == c.Acme.TlsAlpnPort ? _acme.TlsAlpn01 : null,
