@@ -147,12 +147,13 @@ public class WebServeTests
                 return new NetworkStream(s, ownsSocket: true);
             },
         };
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, errors) =>
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, sent, errors) =>
         {
             if (cert is null || (errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
             using var chain = new X509Chain();
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             chain.ChainPolicy.CustomTrustStore.Add(root);
+            if (sent is not null) chain.ChainPolicy.ExtraStore.AddRange(sent.ChainPolicy.ExtraStore); // the intermediates the server sent
             chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
             return chain.Build(X509CertificateLoader.LoadCertificate(cert.GetRawCertData()));
         };

@@ -121,7 +121,7 @@ public sealed class MtaStsClient : IDisposable
             ConnectCallback = ConnectAsync,
         };
         if (_options.TrustedRoots is { } roots)
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, errors) => ValidateWithRoots(cert, errors, roots);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, sent, errors) => ValidateWithRoots(cert, sent, errors, roots);
         _http = new HttpClient(handler) { Timeout = _options.Timeout };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Postern", "1"));
     }
@@ -268,7 +268,7 @@ public sealed class MtaStsClient : IDisposable
         throw new HttpRequestException($"cannot connect to {host}: {last?.Message ?? "no addresses"}", last);
     }
 
-    private static bool ValidateWithRoots(X509Certificate? certificate, SslPolicyErrors errors, X509Certificate2Collection roots)
+    private static bool ValidateWithRoots(X509Certificate? certificate, X509Chain? sent, SslPolicyErrors errors, X509Certificate2Collection roots)
     {
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
             return false;
@@ -277,6 +277,9 @@ public sealed class MtaStsClient : IDisposable
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(roots);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        // The intermediates the server sent (the platform's chain holds them in its extra store).
+        if (sent is not null)
+            chain.ChainPolicy.ExtraStore.AddRange(sent.ChainPolicy.ExtraStore);
         return chain.Build(cert);
     }
 
