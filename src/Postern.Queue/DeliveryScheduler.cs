@@ -214,7 +214,7 @@ internal sealed class DeliveryScheduler
                 pending.Select(r => new OutboundRecipient(r.Address, r.Notify, r.OriginalRecipient)).ToList(),
                 () => _queue.OpenMessage(m), m.Size, m.Flags.HasFlag(QueueMessageFlags.EightBit), m.Flags.HasFlag(QueueMessageFlags.SmtpUtf8),
                 m.Flags.HasFlag(QueueMessageFlags.RequireTls), m.EnvelopeId, m.Return, attempt, SenderDomain(m),
-                TlsRequiredNo: m.Flags.HasFlag(QueueMessageFlags.TlsRequiredNo));
+                TlsRequiredNo: m.Flags.HasFlag(QueueMessageFlags.TlsRequiredNo), TlsReport: m.Flags.HasFlag(QueueMessageFlags.TlsReport));
             try
             {
                 result = await _transport!.DeliverAsync(request, ct).ConfigureAwait(false);

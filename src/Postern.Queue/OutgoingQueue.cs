@@ -100,6 +100,10 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
         // RFC 8689 §5: "TLS-Required: No" asks to ignore MTA-STS and DANE failures; REQUIRETLS takes precedence (§4.1).
         if (!flags.HasFlag(QueueMessageFlags.RequireTls) && IsTlsRequiredNo(headers.GetValue("TLS-Required")))
             flags |= QueueMessageFlags.TlsRequiredNo;
+        // RFC 8460 §3: the SMTP session that delivers a TLS report is not counted in the next report (no report loops).
+        // Only mail Postern originates (no account) is marked this way: a submitted message cannot opt out of reporting.
+        if (account is null && headers.GetValue("TLS-Report-Domain") is not null)
+            flags |= QueueMessageFlags.TlsReport;
         byte[] prefix = sign ? await SignAsync(headers, open, ct).ConfigureAwait(false) : [];
         string? messageId = Mail.Threading.ParseMessageId(headers.GetValue("Message-ID"));
         (string name, long size) = await WriteFileAsync(prefix, open, ct).ConfigureAwait(false);

@@ -60,7 +60,7 @@ public sealed class DirectTransport(MxResolver resolver, DirectTransportOptions?
             (int Code, string Enhanced, string Text)? lastError = null;
             bool anyAddress = false, anyTemporaryDns = false, requireTlsOnly = true, anyHostTried = false;
             DomainSecurity security = await _planner.ForDomainAsync(request, cancellationToken).ConfigureAwait(false);
-            var reporter = new TlsResultReporter(_planner.Options, request.RecipientDomain, security);
+            var reporter = new TlsResultReporter(_planner.Options, request.RecipientDomain, security, recording: !request.TlsReport);
             reporter.PolicyLookup();
             if (security.Sts.Error is { } stsError) HostSession.Log(log, "MTA-STS: " + stsError);
             RecipientDomainTls? memory = null;

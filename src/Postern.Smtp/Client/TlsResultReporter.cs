@@ -4,13 +4,18 @@
 // certificate-host-mismatch, certificate-expired, certificate-not-trusted, validation-failure
 // (also an MX host outside the MTA-STS policy), tlsa-invalid, dnssec-invalid,
 // sts-policy-fetch-error, sts-policy-invalid. A connection that never got as far as EHLO is not
-// a TLS session and is not recorded.
+// a TLS session and is not recorded. Neither is any session that delivers a TLS report: RFC 8460
+// §3 asks senders not to include the SMTP session of a report in the next report (no loops).
 using Postern.Store.Reports;
 
 namespace Postern.Smtp.Client;
 
 /// <summary>Builds and records the TLS results of one delivery attempt.</summary>
-internal sealed class TlsResultReporter(DeliverySecurityOptions options, string recipientDomain, DomainSecurity security)
+/// <param name="options">Where results go.</param>
+/// <param name="recipientDomain">The policy domain.</param>
+/// <param name="security">What applies to the domain.</param>
+/// <param name="recording">False for the delivery of a TLS report (RFC 8460 §3): nothing is recorded.</param>
+internal sealed class TlsResultReporter(DeliverySecurityOptions options, string recipientDomain, DomainSecurity security, bool recording = true)
 {
     private readonly string _domain = recipientDomain.TrimEnd('.').ToLowerInvariant();
 
@@ -89,7 +94,7 @@ internal sealed class TlsResultReporter(DeliverySecurityOptions options, string 
 
     private void Record(TlsSessionResult result)
     {
-        if (options.TlsResults is not { } recorder) return;
+        if (!recording || options.TlsResults is not { } recorder) return;
         try
         {
             recorder.Record(result);

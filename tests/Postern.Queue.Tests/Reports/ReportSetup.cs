@@ -56,7 +56,9 @@ public sealed class ReportSetup : IAsyncDisposable
         _client = new HttpClient(Http);
     }
 
-    public static async Task<ReportSetup> CreateAsync(Func<OutgoingReportOptions, OutgoingReportOptions>? configure = null)
+    /// <param name="configure">Changes the sender's options.</param>
+    /// <param name="remote">The transport of remote domains instead of <see cref="Remote"/> (which then sees nothing).</param>
+    public static async Task<ReportSetup> CreateAsync(Func<OutgoingReportOptions, OutgoingReportOptions>? configure = null, IOutboundTransport? remote = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "postern-reports-out-" + Guid.NewGuid().ToString("N"));
         string keys = Path.Combine(dir, "dkim", "example.org");
@@ -67,12 +69,12 @@ public sealed class ReportSetup : IAsyncDisposable
         await mail.Directory.CreateAccountAsync("reports");
         foreach (string a in new[] { "tlsrpt@example.org", "dmarc@example.org", "postmaster@example.org" })
             await mail.Directory.AddAddressAsync(a, "reports");
-        var remote = new FakeTransport();
+        var fake = new FakeTransport();
         var transport = new LocalFirstTransport(mail.Directory,
-            new LocalDeliveryTransport(mail, new DirectoryRecipientResolver(mail.Directory), "mail.example.org"), remote);
+            new LocalDeliveryTransport(mail, new DirectoryRecipientResolver(mail.Directory), "mail.example.org"), remote ?? fake);
         var f = new QueueFixture(dir, null, transport, new FileDkimKeySource(dir));
         f.Clock.Now = Day1;
-        var setup = new ReportSetup(f, mail, remote);
+        var setup = new ReportSetup(f, mail, fake);
         setup.UseOptions(configure);
         return setup;
     }
