@@ -53,6 +53,9 @@ internal sealed class ServerConfig
     [Doc("Which transport sends a message, by sender domain, recipient domain and attempt number. The first route that matches is used; without a match, mail goes directly to the recipient's MX hosts.")]
     public List<RouteConfig> Routes { get; set; } = [];
 
+    [Doc("Which recipient-domain TLS policies outgoing mail obeys (direct delivery). Both are on by default; turn one off only when it cannot work where this server runs, for example behind a resolver that answers TLSA queries with errors. See docs/transport-security.md.")]
+    public OutgoingTlsConfig OutgoingTls { get; set; } = new();
+
     [Doc("Seconds that running sessions get to finish when the server stops (SIGTERM or `postern stop`) before they are closed.")]
     public int ShutdownGraceSeconds { get; set; } = 10;
 }
@@ -276,6 +279,16 @@ internal sealed class TransportConfig
 internal enum TransportType { Direct, Smarthost, Relay }
 
 internal enum TransportTls { Auto, Starttls, Implicit, Opportunistic, None }
+
+[Doc("The TLS policies of recipient domains that direct delivery enforces.")]
+internal sealed class OutgoingTlsConfig
+{
+    [Doc("DANE (RFC 7672): MX hosts with DNSSEC-signed TLSA records get TLS checked against those records, and mail waits in the queue when that fails. false: TLSA records are not looked up at all, so a broken resolver no longer holds mail back; MTA-STS or opportunistic STARTTLS applies instead.")]
+    public bool Dane { get; set; } = true;
+
+    [Doc("MTA-STS (RFC 8461): recipient domains' policies are fetched and enforced (only listed MX hosts, TLS with a valid certificate). false: policies are neither looked up (nor refreshed) nor applied, and no sts results go into TLS reports; DANE or opportunistic STARTTLS applies instead. Cached policies are kept for when it is turned on again.")]
+    public bool MtaSts { get; set; } = true;
+}
 
 [Doc("A route: when a message matches, the transport sends it.")]
 internal sealed class RouteConfig

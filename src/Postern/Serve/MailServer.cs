@@ -235,7 +235,7 @@ internal sealed class MailServer : IAsyncDisposable
             MaxFirstTimeRecipientsPerDay = q.MaxFirstTimeRecipientsPerDay,
         }, _queueStore, new LocalFirstTransport(_store.Directory, local, remote), new FileDkimKeySource(data), _logger);
         _queue.Start();
-        _mtaStsRefresher.Start();
+        if (c.OutgoingTls.MtaSts) _mtaStsRefresher.Start(); // outgoing-tls.mta-sts: false: no policy lookups at all
     }
 
     /// <summary>The TLS and DMARC report sender (docs/transport-security.md, docs/sender-authentication.md): hourly, through the queue.</summary>

@@ -17,6 +17,7 @@ internal static class OutboundTransportFactory
     {
         ServerConfig c = loaded.Config;
         client ??= new SmtpClientOptions { LocalHostName = c.Hostname };
+        security = ApplyOutgoingTls(c.OutgoingTls, security);
         var resolver = new MxResolver(dns);
         var transports = new Dictionary<string, IOutboundTransport>(StringComparer.Ordinal);
         foreach (var (name, t) in c.Transports)
@@ -29,6 +30,14 @@ internal static class OutboundTransportFactory
         var routes = c.Routes.Select(r => new OutboundRoute(transports[r.Transport], r.FromDomains, r.ToDomains, r.MinimumAttempt)).ToList();
         return new TransportRouter(routes, direct);
     }
+
+    /// <summary>The <c>outgoing-tls</c> switches: DANE off means no TLSA lookups; MTA-STS off means no policy client (docs/transport-security.md).</summary>
+    internal static DeliverySecurityOptions? ApplyOutgoingTls(OutgoingTlsConfig config, DeliverySecurityOptions? security) =>
+        security is null ? null : security with
+        {
+            Dane = security.Dane && config.Dane,
+            MtaSts = config.MtaSts ? security.MtaSts : null,
+        };
 
     private static IOutboundTransport Build(LoadedConfig loaded, string name, TransportConfig t, MxResolver resolver, IDnsResolver dns, SmtpClientOptions client,
         DeliverySecurityOptions? security)
