@@ -8,6 +8,8 @@
 //      none usable: TLS required without authentication (§2.2). Not found or not authentic
 //      (an insecure zone): no DANE. A failed TLSA lookup (SERVFAIL: bogus or unreachable) of a
 //      secure host: that host is not used, delivery is deferred if no other host works (§2.2).
+//      An MX host name that is a CNAME whose every step is secure: TLSA records at the expanded
+//      name first, then at the original name (§2.2.2); an insecure step: the original name only.
 //   2. MTA-STS (RFC 8461) where DANE does not apply (RFC 8461 §2: DANE takes precedence):
 //      enforce - MX hosts not matching the policy are not used (§4.1) and TLS with a
 //      certificate valid for the MX name under the system CAs is required (§4.2); testing -
@@ -197,27 +199,36 @@ internal sealed class DeliverySecurityPlanner(DeliverySecurityOptions options, I
         }
     }
 
-    public async Task<HostPlan> ForHostAsync(OutboundRequest request, DomainSecurity domain, MxHost host, bool addressesAuthentic, int port, CancellationToken ct)
+    public async Task<HostPlan> ForHostAsync(OutboundRequest request, DomainSecurity domain, MxHost host, HostAddresses addresses, int port, CancellationToken ct)
     {
         string hostName = host.Name.TrimEnd('.');
         // 1. DANE.
-        if (options.Dane && host.Authentic && addressesAuthentic && !host.Name.StartsWith('['))
+        if (options.Dane && host.Authentic && addresses.Authentic && !host.Name.StartsWith('['))
         {
-            string tlsaName = string.Create(CultureInfo.InvariantCulture, $"_{port}._tcp.{hostName}");
-            DnsResult<TlsaRecord> tlsa = await dns.LookupTlsaAsync(tlsaName, ct).ConfigureAwait(false);
-            if (tlsa.IsTemporaryFailure)
+            // RFC 7672 §2.2.2 (and §2.2.3 for MX hosts): when the host name is an alias whose every CNAME step is
+            // DNSSEC-secure, the TLSA base domain is the fully expanded name, and the original name is tried when
+            // the expanded one has no TLSA records; with any insecure step only the original name is used.
+            string? expanded = addresses.ExpandedName is { } e && await ExpansionIsSecureAsync(hostName, addresses.CnameChain!, ct).ConfigureAwait(false) ? e : null;
+            string[] bases = expanded is null ? [hostName] : [expanded, hostName];
+            foreach (string baseDomain in bases)
             {
-                // RFC 7672 §2.2: a secure MX whose TLSA lookup fails is not used; delivery is deferred.
-                return new HostPlan(null, TlsSessionResult.Tlsa, [], [], false,
-                    $"TLSA lookup {tlsaName} failed ({tlsa.Describe()}); not delivering to this secure MX without it (RFC 7672 §2.2)", "dnssec-invalid", "4.7.5");
-            }
-            if (tlsa.IsSuccess && tlsa.Authentic && tlsa.Records.Count > 0)
-            {
+                string tlsaName = string.Create(CultureInfo.InvariantCulture, $"_{port}._tcp.{baseDomain}");
+                DnsResult<TlsaRecord> tlsa = await dns.LookupTlsaAsync(tlsaName, ct).ConfigureAwait(false);
+                if (tlsa.IsTemporaryFailure)
+                {
+                    // RFC 7672 §2.2: a secure MX whose TLSA lookup fails is not used; delivery is deferred.
+                    return new HostPlan(null, TlsSessionResult.Tlsa, [], [], false,
+                        $"TLSA lookup {tlsaName} failed ({tlsa.Describe()}); not delivering to this secure MX without it (RFC 7672 §2.2)", "dnssec-invalid", "4.7.5");
+                }
+                if (!(tlsa.IsSuccess && tlsa.Authentic && tlsa.Records.Count > 0))
+                    continue; // NoData/NXDOMAIN or an insecure answer: the next base domain, else no DANE.
                 var records = tlsa.Records.Take(MaxTlsaRecords).ToList();
                 var strings = records.Select(r => r.FormatData()).ToList();
+                // RFC 7672 §3.2.2: with a CNAME-expanded base domain, both it and the MX host name are reference identifiers.
+                string[] names = expanded is null ? [hostName] : [expanded, hostName];
                 if (records.Any(DaneVerifier.IsUsable))
                 {
-                    var verifier = new ReportingVerifier(new DaneServerVerifier(records, [hostName], options.Time));
+                    var verifier = new ReportingVerifier(new DaneServerVerifier(records, names, options.Time));
                     var decision = new OutboundTlsDecision(domain.TlsOptional ? OutboundTlsMode.Opportunistic : OutboundTlsMode.Required, "dane", verifier);
                     return new HostPlan(decision, TlsSessionResult.Tlsa, strings, [], !domain.TlsOptional);
                 }
@@ -226,7 +237,7 @@ internal sealed class DeliverySecurityPlanner(DeliverySecurityOptions options, I
                     new ReportingVerifier(AnyCertificateVerifier.Instance));
                 return RequireTlsCheck(domain, new HostPlan(any, TlsSessionResult.Tlsa, strings, [], false));
             }
-            // NoData/NXDOMAIN or an insecure answer: no DANE for this host.
+            // No TLSA records at any base domain: no DANE for this host.
         }
         // 2. MTA-STS.
         if (domain.ActivePolicy is { } policy)
@@ -248,6 +259,25 @@ internal sealed class DeliverySecurityPlanner(DeliverySecurityOptions options, I
         // 3. No policy.
         OutboundTlsDecision d = await fallback.DecideAsync(new OutboundTlsContext(request.RecipientDomain, host.Name, port, host.Authentic, request.RequireTls), ct).ConfigureAwait(false);
         return RequireTlsCheck(domain, new HostPlan(d with { Verifier = new ReportingVerifier(d.Verifier) }, TlsSessionResult.NoPolicyFound, [], [], false));
+    }
+
+    /// <summary>
+    /// RFC 7672 §2.2.2: whether every step of the CNAME expansion of <paramref name="hostName"/> is DNSSEC-secure:
+    /// each alias (the host name and every intermediate target) answered authentically for its CNAME, and the final
+    /// name's addresses authentic. A validating resolver's answer for the whole chain already says so; asking step by
+    /// step keeps the decision right when a resolver's AD bit covered only the first name.
+    /// </summary>
+    private async Task<bool> ExpansionIsSecureAsync(string hostName, IReadOnlyList<string> chain, CancellationToken ct)
+    {
+        string owner = hostName;
+        foreach (string target in chain)
+        {
+            DnsResult<DnsRecord> step = await dns.QueryAsync(owner, DnsRecordType.CNAME, ct).ConfigureAwait(false);
+            if (!step.IsSuccess || !step.Authentic) return false;
+            owner = target;
+        }
+        DnsResult<System.Net.IPAddress> final = await dns.LookupIPAsync(owner, ct).ConfigureAwait(false);
+        return final.IsSuccess && final.Authentic && final.CnameChain.Count == 0;
     }
 
     /// <summary>RFC 8689 §4.2.1: with REQUIRETLS a host without DANE or MTA-STS verification is not used.</summary>

@@ -30,7 +30,12 @@ public sealed record MxResolution(IReadOnlyList<MxHost> Hosts, string? Failure, 
 /// <param name="Temporary">The failure may go away (SERVFAIL, timeout).</param>
 /// <param name="NotFound">The host has no addresses.</param>
 /// <param name="Authentic">Both address lookups were DNSSEC-authentic (RFC 7672 §2.2.2: TLSA records are looked up only then).</param>
-public sealed record HostAddresses(List<IPAddress> Addresses, string? Error, bool Temporary, bool NotFound, bool Authentic);
+/// <param name="CnameChain">The names the host name is an alias of, in order (the last is the name that has the addresses); empty without CNAMEs.</param>
+public sealed record HostAddresses(List<IPAddress> Addresses, string? Error, bool Temporary, bool NotFound, bool Authentic, IReadOnlyList<string>? CnameChain = null)
+{
+    /// <summary>The fully CNAME-expanded host name, or null when the host name is not an alias.</summary>
+    public string? ExpandedName => CnameChain is { Count: > 0 } c ? c[^1] : null;
+}
 
 /// <summary>Resolves recipient domains to hosts and hosts to addresses, remembering which address family worked.</summary>
 public sealed class MxResolver(IDnsResolver dns)
@@ -121,7 +126,9 @@ public sealed class MxResolver(IDnsResolver dns)
             // The address that worked last, then the rest of its family, then the other family.
             list = list.OrderBy(a => a.Equals(worked) ? 0 : a.AddressFamily == worked.AddressFamily ? 1 : 2).ToList();
         }
-        return new HostAddresses(list.Take(MaxAddressesPerHost).ToList(), null, false, false, v6.Authentic && v4.Authentic);
+        IReadOnlyList<CnameRecord> chain = v4.CnameChain.Count >= v6.CnameChain.Count ? v4.CnameChain : v6.CnameChain;
+        return new HostAddresses(list.Take(MaxAddressesPerHost).ToList(), null, false, false, v6.Authentic && v4.Authentic,
+            chain.Count == 0 ? null : chain.Select(c => c.Target.TrimEnd('.')).ToList());
     }
 
     /// <summary>Remembers that <paramref name="address"/> of <paramref name="host"/> accepted a connection.</summary>
