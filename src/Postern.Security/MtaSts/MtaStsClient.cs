@@ -72,7 +72,11 @@ public sealed class InMemoryMtaStsPolicyCache : IMtaStsPolicyCache
 /// <param name="FromCache">True when the cached copy was used.</param>
 /// <param name="Error">What went wrong on the way (invalid record, fetch failure), for logs and TLS reports; null when nothing did.</param>
 /// <param name="PolicyInvalid">The policy file was fetched but is not a valid policy (TLSRPT <c>sts-policy-invalid</c>, not <c>sts-policy-fetch-error</c>).</param>
-public sealed record MtaStsLookup(MtaStsPolicy? Policy, string? Id, bool FromCache, string? Error, bool PolicyInvalid = false)
+/// <param name="RecordInvalid">
+/// The <c>_mta-sts</c> TXT record is unusable: more than one <c>v=STSv1</c> record, or one without a valid id (RFC 8461 §3.1).
+/// It counts as no record, so a cached policy stays in force (§5.1); TLS reports get an <c>sts-policy-invalid</c> failure.
+/// </param>
+public sealed record MtaStsLookup(MtaStsPolicy? Policy, string? Id, bool FromCache, string? Error, bool PolicyInvalid = false, bool RecordInvalid = false)
 {
     /// <summary>No policy.</summary>
     public static MtaStsLookup NoPolicy { get; } = new(null, null, false, null);
@@ -135,9 +139,15 @@ public sealed class MtaStsClient : IDisposable
         if (cached is not null && cached.Expires <= now)
             cached = null;
 
-        (MtaStsRecord? record, string? recordError) = await LookupRecordAsync(domain, cancellationToken).ConfigureAwait(false);
+        (MtaStsRecord? record, string? recordError, bool recordInvalid) = await LookupRecordCoreAsync(domain, cancellationToken).ConfigureAwait(false);
+        // RFC 8461 §3.1: an invalid record (or several) means no policy is available now: nothing new is fetched,
+        // and a cached unexpired policy stays in force (§5.1).
         if (record is null)
-            return cached is not null ? new MtaStsLookup(cached.Policy, cached.Id, true, recordError) : MtaStsLookup.NoPolicy with { Error = recordError };
+        {
+            return cached is not null
+                ? new MtaStsLookup(cached.Policy, cached.Id, true, recordError, RecordInvalid: recordInvalid)
+                : MtaStsLookup.NoPolicy with { Error = recordError, RecordInvalid = recordInvalid };
+        }
         if (cached is not null && cached.Id == record.Id)
             return new MtaStsLookup(cached.Policy, cached.Id, true, null);
 
@@ -170,19 +180,26 @@ public sealed class MtaStsClient : IDisposable
     /// <summary>The <c>_mta-sts</c> TXT record of a domain, or null with the reason (none is not an error).</summary>
     public async Task<(MtaStsRecord? Record, string? Error)> LookupRecordAsync(string domain, CancellationToken cancellationToken)
     {
+        (MtaStsRecord? record, string? error, _) = await LookupRecordCoreAsync(domain, cancellationToken).ConfigureAwait(false);
+        return (record, error);
+    }
+
+    /// <summary>The record lookup, also telling whether a failure was an invalid record (rather than none or a DNS error).</summary>
+    private async Task<(MtaStsRecord? Record, string? Error, bool Invalid)> LookupRecordCoreAsync(string domain, CancellationToken cancellationToken)
+    {
         DnsResult<TxtRecord> txt = await _dns.LookupTxtAsync("_mta-sts." + domain, cancellationToken).ConfigureAwait(false);
         if (txt.Kind == DnsOutcomeKind.TemporaryFailure)
-            return (null, $"temporary DNS error looking up _mta-sts.{domain}: {txt.Outcome}");
+            return (null, $"temporary DNS error looking up _mta-sts.{domain}: {txt.Outcome}", false);
         if (!txt.IsSuccess)
-            return (null, null);
+            return (null, null, false);
         // RFC 8461 §3.1: records not starting with v=STSv1 are discarded; exactly one must remain.
         var candidates = txt.Records.Select(r => r.Text).Where(t => t.StartsWith("v=STSv1", StringComparison.Ordinal)).ToList();
         if (candidates.Count == 0)
-            return (null, null);
+            return (null, null, false);
         if (candidates.Count > 1)
-            return (null, $"{candidates.Count} MTA-STS records at _mta-sts.{domain}");
+            return (null, $"{candidates.Count} MTA-STS records at _mta-sts.{domain}", true);
         MtaStsRecord? record = MtaStsRecord.Parse(candidates[0], out string? error);
-        return (record, record is null ? $"invalid MTA-STS record at _mta-sts.{domain}: {error}" : null);
+        return (record, record is null ? $"invalid MTA-STS record at _mta-sts.{domain}: {error}" : null, record is null);
     }
 
     /// <summary>Fetches and parses https://mta-sts.DOMAIN/.well-known/mta-sts.txt; null with the reason on any failure.</summary>

@@ -6,6 +6,7 @@
 // sts-policy-fetch-error, sts-policy-invalid. A connection that never got as far as EHLO is not
 // a TLS session and is not recorded. Neither is any session that delivers a TLS report: RFC 8460
 // §3 asks senders not to include the SMTP session of a report in the next report (no loops).
+using Postern.Security.MtaSts;
 using Postern.Store.Reports;
 
 namespace Postern.Smtp.Client;
@@ -19,21 +20,30 @@ internal sealed class TlsResultReporter(DeliverySecurityOptions options, string 
 {
     private readonly string _domain = recipientDomain.TrimEnd('.').ToLowerInvariant();
 
-    /// <summary>A policy that could not be fetched or parsed counts as a failed session of type sts (RFC 8460 §4.3.2.2).</summary>
+    /// <summary>
+    /// A policy that could not be fetched or parsed counts as a failed session of type sts (RFC 8460 §4.3.2.2), and so
+    /// does an invalid <c>_mta-sts</c> record (several STSv1 records, no valid id: <c>sts-policy-invalid</c>), also
+    /// when a cached policy stays in force because of it (RFC 8461 §5.1).
+    /// </summary>
     public void PolicyLookup()
     {
-        if (security.Sts is { Policy: null, Id: not null, Error: { } error } sts)
+        MtaStsLookup sts = security.Sts;
+        if (sts.Error is not { } error) return;
+        string? type = sts.RecordInvalid ? "sts-policy-invalid"
+            : sts is { Policy: null, Id: not null } ? (sts.PolicyInvalid ? "sts-policy-invalid" : "sts-policy-fetch-error")
+            : null;
+        if (type is null) return;
+        Record(new TlsSessionResult
         {
-            Record(new TlsSessionResult
-            {
-                Time = options.Time.GetUtcNow(),
-                PolicyDomain = _domain,
-                PolicyType = TlsSessionResult.Sts,
-                Success = false,
-                ResultType = sts.PolicyInvalid ? "sts-policy-invalid" : "sts-policy-fetch-error",
-                AdditionalInformation = Clip(error),
-            });
-        }
+            Time = options.Time.GetUtcNow(),
+            PolicyDomain = _domain,
+            PolicyType = TlsSessionResult.Sts,
+            PolicyStrings = sts.Policy is { } cached ? cached.Format().Split("\r\n", StringSplitOptions.RemoveEmptyEntries) : [],
+            MxHostPatterns = sts.Policy?.Mx ?? [],
+            Success = false,
+            ResultType = type,
+            AdditionalInformation = Clip(error),
+        });
     }
 
     /// <summary>A host the policy ruled out (outside the MTA-STS policy, failed TLSA lookup).</summary>

@@ -157,7 +157,13 @@ public sealed class MtaStsClientTests : IAsyncLifetime
         using MtaStsClient client = Client();
         // Two STSv1 records: no policy.
         _dns.Zone.AddTxt("_mta-sts." + Domain, "v=STSv1; id=other;");
-        Assert.Contains("2 MTA-STS records", (await client.GetPolicyAsync(Domain, default)).Error, StringComparison.Ordinal);
+        MtaStsLookup two = await client.GetPolicyAsync(Domain, default);
+        Assert.Contains("2 MTA-STS records", two.Error, StringComparison.Ordinal);
+        Assert.True(two.RecordInvalid); // reported as sts-policy-invalid
+        // One record without an id: invalid too.
+        _dns.Zone.Remove("_mta-sts." + Domain);
+        _dns.Zone.AddTxt("_mta-sts." + Domain, "v=STSv1;");
+        Assert.True((await client.GetPolicyAsync(Domain, default)).RecordInvalid);
         // Non-STS TXT records are ignored.
         _dns.Zone.Remove("_mta-sts." + Domain);
         _dns.Zone.AddTxt("_mta-sts." + Domain, "google-site-verification=abc");
@@ -178,6 +184,16 @@ public sealed class MtaStsClientTests : IAsyncLifetime
         MtaStsLookup r = await client.GetPolicyAsync(Domain, default);
         Assert.True(r.FromCache);
         Assert.Contains("temporary DNS error", r.Error, StringComparison.Ordinal);
+        Assert.False(r.RecordInvalid); // a DNS failure is not an invalid record
+        // An invalid record keeps the cached policy too (RFC 8461 §5.1), without a fetch.
+        _dns.ClearFailures();
+        _dns.Zone.AddTxt("_mta-sts." + Domain, "v=STSv1; id=two;");
+        int requests = _server.Requests;
+        MtaStsLookup invalid = await client.GetPolicyAsync(Domain, default);
+        Assert.True(invalid.FromCache);
+        Assert.True(invalid.RecordInvalid);
+        Assert.NotNull(invalid.Policy);
+        Assert.Equal(requests, _server.Requests);
     }
 
     private sealed class FakeTime : TimeProvider
