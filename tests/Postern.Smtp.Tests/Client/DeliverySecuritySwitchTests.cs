@@ -27,7 +27,8 @@ public class DeliverySecuritySwitchTests
         new(new MxResolver(dns), new DirectTransportOptions
         {
             Port = port,
-            Client = new SmtpClientOptions { LocalHostName = "client.test", Timeouts = ClientTestSupport.ExpiringTimeouts },
+            // Nothing here waits for a timeout; generous ones keep a loaded machine from cutting a TLS handshake short.
+            Client = new SmtpClientOptions { LocalHostName = "client.test", Timeouts = SmtpClientTimeouts.All(TimeSpan.FromSeconds(30)) },
             Security = new DeliverySecurityOptions { TlsResults = recorder, MtaSts = sts, Dane = dane },
         });
 
