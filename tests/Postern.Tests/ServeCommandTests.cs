@@ -300,6 +300,11 @@ public class ServeCommandTests
         Assert.Equal(993, parsed.Listeners["public"].Imaps.Port);
         foreach (var key in new[] { "hostname:", "data-dir:", "listeners:", "key-certs:", "trusted-nameservers:", "shutdown-grace-seconds:" })
             Assert.Contains(key, text, StringComparison.Ordinal);
+        // Received reports are kept 180 days unless set; 0 keeps them forever, a negative number is refused.
+        Assert.Equal(180, parsed.Reports.ReceivedRetentionDays);
+        Assert.Equal(0, ConfigLoader.Parse(text.Replace("received-retention-days: 180", "received-retention-days: 0", StringComparison.Ordinal), "describe").Reports.ReceivedRetentionDays);
+        var negative = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text.Replace("received-retention-days: 180", "received-retention-days: -1", StringComparison.Ordinal), "describe"));
+        Assert.Contains(negative.Errors, e => e.Contains("reports.received-retention-days: must be between 0 (keep forever) and 36500", StringComparison.Ordinal));
 
         string repo = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(repo, "Postern.slnx"))) repo = Path.GetDirectoryName(repo)!;

@@ -137,6 +137,64 @@ public sealed class SqliteIncomingReportStore : IIncomingReportStore
         }
     }
 
+    /// <summary>Most reports of one kind that one <see cref="DeleteReceivedBatchAsync"/> deletes.</summary>
+    public const int DeleteBatchReports = 200;
+
+    /// <summary>
+    /// Most report rows (DMARC rows, TLS policies and failure details) that one batch deletes with
+    /// their reports; a single report with more rows (the parsers bound them) is deleted on its own.
+    /// </summary>
+    public const int DeleteBatchRows = 20_000;
+
+    /// <summary>
+    /// Deletes one bounded batch of reports received before <paramref name="before"/>, oldest first,
+    /// with their rows; returns how many DMARC and TLS reports went. Call again until both are 0:
+    /// between batches other writers of DATA/reports.db get their turn.
+    /// </summary>
+    public async Task<(int Dmarc, int Tls)> DeleteReceivedBatchAsync(DateTimeOffset before, CancellationToken cancellationToken = default)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using SqliteTransaction tx = _writer.BeginTransaction();
+            long t = Db.ToUnixMs(before);
+            int dmarc = DeleteOldest(tx, "dmarc_report", "(SELECT count(*) FROM dmarc_report_row x WHERE x.report = r.id)", t);
+            int tls = DeleteOldest(tx, "tls_report",
+                "(SELECT count(*) FROM tls_report_policy x WHERE x.report = r.id) + (SELECT count(*) FROM tls_report_failure x WHERE x.report = r.id)", t);
+            tx.Commit();
+            return (dmarc, tls);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Deletes the oldest reports of <paramref name="table"/> received before <paramref name="before"/> (Unix ms), within the batch bounds.</summary>
+    private int DeleteOldest(SqliteTransaction tx, string table, string rowCount, long before)
+    {
+        // Ids grow with arrival, so the scan in id order finds the old reports first and stops at the limit.
+        long last = 0, rows = 0;
+        int reports = 0;
+        using (SqliteCommand cmd = Db.Command(_writer, tx, $"SELECT r.id, {rowCount} FROM {table} r WHERE r.received < $t ORDER BY r.id LIMIT $n",
+            ("$t", before), ("$n", DeleteBatchReports)))
+        using (SqliteDataReader r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                long size = r.GetInt64(1);
+                if (reports > 0 && rows + size > DeleteBatchRows)
+                    break;
+                last = r.GetInt64(0);
+                rows += size;
+                reports++;
+            }
+        }
+        if (reports > 0) // the rows go with their report (ON DELETE CASCADE; ReportsSchema opens with foreign_keys=ON)
+            Db.Exec(_writer, tx, $"DELETE FROM {table} WHERE received < $t AND id <= $last", ("$t", before), ("$last", last));
+        return reports;
+    }
+
     /// <summary>A domain as the queries compare it: lower case, no final dot.</summary>
     internal static string NormalizeDomain(string domain) => domain.Trim().TrimEnd('.').ToLowerInvariant();
 

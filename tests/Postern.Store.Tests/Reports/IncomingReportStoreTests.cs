@@ -21,9 +21,9 @@ public sealed class IncomingReportStoreTests : IDisposable
         }
     }
 
-    private static readonly DateTimeOffset Day = new(2026, 11, 28, 0, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset Day = new(2026, 11, 28, 0, 0, 0, TimeSpan.Zero);
 
-    private static DmarcAggregateReport Dmarc(string org, string id, string domain, params (string Ip, long Count, string Dis, string Dkim, string Spf)[] rows) => new()
+    internal static DmarcAggregateReport Dmarc(string org, string id, string domain, params (string Ip, long Count, string Dis, string Dkim, string Spf)[] rows) => new()
     {
         OrgName = org,
         Email = "reports@" + org,
@@ -40,7 +40,7 @@ public sealed class IncomingReportStoreTests : IDisposable
         })],
     };
 
-    private static TlsReport Tls(string org, string id, string domain) => new()
+    internal static TlsReport Tls(string org, string id, string domain) => new()
     {
         OrganizationName = org,
         ReportId = id,
