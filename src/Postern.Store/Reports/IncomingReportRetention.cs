@@ -48,36 +48,8 @@ public sealed class IncomingReportRetention : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    private async Task LoopAsync()
-    {
-        CancellationToken ct = _stop.Token;
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                await RunAsync(ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // the worker outlives a failed run; the next day tries again
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                _logger.LogError("received reports clean-up failed error={Error}", e.Message);
-            }
-            Interlocked.Increment(ref _runs);
-            try
-            {
-                await Task.Delay(Interval, _time, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+    private Task LoopAsync() =>
+        PeriodicRun.LoopAsync(RunAsync, () => Interval, _time, _logger, "received reports clean-up", _stop.Token, () => Interlocked.Increment(ref _runs));
 
     /// <summary>Deletes, batch by batch, the reports that arrived more than the retention period ago; returns how many DMARC and TLS reports went.</summary>
     public async Task<(long Dmarc, long Tls)> RunAsync(CancellationToken cancellationToken = default)
