@@ -8,39 +8,29 @@ namespace Postern.Store.Tests.Reports;
 /// <summary>Received reports older than the retention period are deleted in bounded batches, at start and once a day.</summary>
 public sealed class IncomingReportRetentionTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "postern-inreports-keep-test-" + Guid.NewGuid().ToString("N"));
+    private readonly TempReportsFolder _tmp = new();
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_dir, true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-    }
+    public void Dispose() => _tmp.Dispose();
 
     private static readonly (string, long, string, string, string) Row = ("192.0.2.1", 1, "none", "pass", "pass");
 
     private long Count(string table)
     {
-        using SqliteConnection conn = ReportsSchema.OpenReader(_dir);
+        using SqliteConnection conn = ReportsSchema.OpenReader(_tmp.Dir);
         using SqliteCommand cmd = conn.CreateCommand();
         cmd.CommandText = $"SELECT count(*) FROM {table}";
         return (long)cmd.ExecuteScalar()!;
     }
 
-    private List<string> DmarcIds() => [.. IncomingReportQueries.DmarcReports(_dir, null, DateTimeOffset.UnixEpoch, 10_000).Select(r => r.ReportId).Order(StringComparer.Ordinal)];
+    private List<string> DmarcIds() => [.. IncomingReportQueries.DmarcReports(_tmp.Dir, null, DateTimeOffset.UnixEpoch, 10_000).Select(r => r.ReportId).Order(StringComparer.Ordinal)];
 
-    private List<string> TlsIds() => [.. IncomingReportQueries.TlsReports(_dir, null, DateTimeOffset.UnixEpoch, 10_000).Select(r => r.ReportId).Order(StringComparer.Ordinal)];
+    private List<string> TlsIds() => [.. IncomingReportQueries.TlsReports(_tmp.Dir, null, DateTimeOffset.UnixEpoch, 10_000).Select(r => r.ReportId).Order(StringComparer.Ordinal)];
 
     [Fact]
     public async Task A_batch_deletes_at_most_200_reports_of_each_kind_with_their_rows_and_keeps_newer_ones()
     {
         DateTimeOffset cutoff = Day.AddDays(1);
-        await using var store = SqliteIncomingReportStore.Open(_dir);
+        await using var store = SqliteIncomingReportStore.Open(_tmp.Dir);
         for (int i = 0; i < 250; i++)
             Assert.True(await store.AddDmarcReportAsync(Dmarc("old.example", "d" + i, "example.org", Row, Row), "dmarc-reports@example.org", cutoff.AddMinutes(-1000 + i)));
         Assert.True(await store.AddDmarcReportAsync(Dmarc("new.example", "keep", "example.org", Row), "dmarc-reports@example.org", cutoff));
@@ -63,7 +53,7 @@ public sealed class IncomingReportRetentionTests : IDisposable
     public async Task A_batch_stops_at_the_row_bound_but_always_takes_one_report()
     {
         var rows = Enumerable.Repeat(Row, SqliteIncomingReportStore.DeleteBatchRows / 2 + 1).ToArray();
-        await using var store = SqliteIncomingReportStore.Open(_dir);
+        await using var store = SqliteIncomingReportStore.Open(_tmp.Dir);
         Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "1", "example.org", rows), "dmarc-reports@example.org", Day));
         Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "2", "example.org", rows), "dmarc-reports@example.org", Day));
         Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "3", "example.org", Row), "dmarc-reports@example.org", Day));
@@ -80,7 +70,7 @@ public sealed class IncomingReportRetentionTests : IDisposable
     {
         var clock = new ManualClock(Day.AddDays(30));
         DateTimeOffset now = clock.GetUtcNow();
-        await using var store = SqliteIncomingReportStore.Open(_dir);
+        await using var store = SqliteIncomingReportStore.Open(_tmp.Dir);
         Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "10-days", "example.org", Row), "dmarc-reports@example.org", now.AddDays(-10)));
         Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "5-days", "example.org", Row), "dmarc-reports@example.org", now.AddDays(-5).AddHours(-1)));
         Assert.True(await store.AddTlsReportAsync(Tls("a.example", "8-days", "example.org"), "tls-reports@example.org", now.AddDays(-8)));
@@ -112,7 +102,7 @@ public sealed class IncomingReportRetentionTests : IDisposable
     public async Task The_run_returns_what_it_deleted_and_a_retention_must_be_positive()
     {
         var clock = new ManualClock(Day.AddDays(400));
-        await using var store = SqliteIncomingReportStore.Open(_dir);
+        await using var store = SqliteIncomingReportStore.Open(_tmp.Dir);
         Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "old", "example.org", Row), "dmarc-reports@example.org", Day));
         Assert.True(await store.AddTlsReportAsync(Tls("a.example", "old", "example.org"), "tls-reports@example.org", Day));
         Assert.Throws<ArgumentOutOfRangeException>(() => new IncomingReportRetention(store, TimeSpan.Zero, time: clock));
