@@ -13,12 +13,7 @@ namespace Postern.Tests;
 /// <summary>`postern serve` with `tls.acme: true` against pebble on loopback.</summary>
 public class AcmeServeTests
 {
-    internal static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => PosternServeProcess.FreePort();
 
     private static string Config(string directoryUrl, string caFile, int imaps, int tlsPort, int httpPort, string extra = "") => $"""
         hostname: mail.postern.test
@@ -41,41 +36,6 @@ public class AcmeServeTests
           http-port: {httpPort}
         {extra}
         """;
-
-    internal sealed class ServeProcess : IDisposable
-    {
-        private readonly StringBuilder _log = new();
-        public required Process Process { get; init; }
-        public string Log { get { lock (_log) return _log.ToString(); } }
-
-        public static ServeProcess Start(string conf)
-        {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { PosternProcess.DllPath, "serve", "--config", conf }) psi.ArgumentList.Add(a);
-            var s = new ServeProcess { Process = Process.Start(psi)! };
-            s.Process.OutputDataReceived += (_, e) => { lock (s._log) s._log.AppendLine(e.Data); };
-            s.Process.ErrorDataReceived += (_, e) => { lock (s._log) s._log.AppendLine(e.Data); };
-            s.Process.BeginOutputReadLine();
-            s.Process.BeginErrorReadLine();
-            return s;
-        }
-
-        public void WaitForLog(string text)
-        {
-            var until = DateTime.UtcNow.AddSeconds(90);
-            while (!Log.Contains(text, StringComparison.Ordinal))
-            {
-                Assert.True(DateTime.UtcNow < until && !Process.HasExited, $"no \"{text}\" in the log:\n{Log}");
-                Thread.Sleep(50);
-            }
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited) Process.Kill(true);
-            Process.Dispose();
-        }
-    }
 
     internal static X509Certificate2 ServedCertificate(int port, string sni)
     {

@@ -43,7 +43,7 @@ public class IncomingReportTests
             dns:
               nameservers: ["127.0.0.1:9"]
             """);
-        using var serve = ServeCommandTests.ServeProcess.Start(tmp.Sub("test.conf"));
+        using var serve = ServeProcess.Start(tmp.Sub("test.conf"));
         serve.WaitForLog("serving mail.example.test");
 
         var send = await PythonAsync(Path.Combine(Fixtures, "send_reports.py"), smtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), Fixtures, "example.test");

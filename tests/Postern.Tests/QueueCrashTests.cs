@@ -41,7 +41,7 @@ public class QueueCrashTests(Xunit.Abstractions.ITestOutputHelper output)
             int transaction = rnd.Next(1, 5);
             int extraMs = phase == PeerTrapPhase.AfterReply ? rnd.Next(0, 80) : 0;
             peer.BeginRun(run, phase, transaction);
-            using var serve = PosternServer.Start(conf);
+            using var serve = ServeProcess.Start(conf);
             Task finished = WaitAllDeliveredAsync(peer);
             Task first = await Task.WhenAny(peer.Triggered, finished, serve.Process.WaitForExitAsync()).WaitAsync(TimeSpan.FromMinutes(5));
             Assert.True(!serve.Process.HasExited, $"{log}run {run}: serve exited:\n{serve.Log}");
@@ -64,7 +64,7 @@ public class QueueCrashTests(Xunit.Abstractions.ITestOutputHelper output)
 
         // The last run is left alone: everything must arrive and the queue empty.
         peer.BeginRun(Kills);
-        using (var serve = PosternServer.Start(conf))
+        using (var serve = ServeProcess.Start(conf))
         {
             await WaitAllDeliveredAsync(peer).WaitAsync(TimeSpan.FromMinutes(5));
             for (int i = 0; ; i++)
@@ -107,7 +107,7 @@ public class QueueCrashTests(Xunit.Abstractions.ITestOutputHelper output)
 
     private static string WriteConfig(TempFolder tmp, int peerPort)
     {
-        int smtp = PosternServer.FreePort();
+        int smtp = Postern.Testing.PosternServeProcess.FreePort();
         File.WriteAllText(tmp.Sub("postern.conf"), $$"""
             hostname: mail.test
             data-dir: data

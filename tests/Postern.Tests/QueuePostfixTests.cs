@@ -24,7 +24,7 @@ public sealed class QueuePostfixFixture : IAsyncLifetime
     public string Data => _tmp.Sub("data");
     public DnsLab Dns { get; private set; } = null!;
     public PostfixLab Mx { get; private set; } = null!;
-    public PosternServer Serve { get; private set; } = null!;
+    public PosternServeProcess Serve { get; private set; } = null!;
     public IPAddress PosternIp { get; private set; } = null!;
     public int SubmissionPort { get; private set; }
     public int ImapPort { get; private set; }
@@ -62,13 +62,13 @@ public sealed class QueuePostfixFixture : IAsyncLifetime
                 """,
         });
 
-        (int _, string uid) = await PostfixLab.RunAsync("id", ["-u", "postfix"]);
-        (int _, string gid) = await PostfixLab.RunAsync("id", ["-g", "postfix"]);
+        (int _, string uid) = await ChildProcess.RunAsync("id", ["-u", "postfix"]);
+        (int _, string gid) = await ChildProcess.RunAsync("id", ["-g", "postfix"]);
         Mx = await PostfixLab.StartAsync(mxIp, 25, async dir =>
         {
             string mail = Path.Combine(dir, "mail");
             Directory.CreateDirectory(mail);
-            await PostfixLab.RunAsync("chown", ["postfix", mail]);
+            await ChildProcess.RunAsync("chown", ["postfix", mail]);
             File.WriteAllText(Path.Combine(dir, "access"), $"tempfail@{Far} 450 4.2.1 Mailbox busy, try again later\nreject@{Far} 550 5.1.1 No such user here\n");
             File.WriteAllText(Path.Combine(dir, "transport"), $"bounceme@{Far} error:5.1.1 User unknown in virtual mailbox table\n{Origin} smtp:[{PosternIp}]:25\n");
             return $"""
@@ -94,8 +94,8 @@ public sealed class QueuePostfixFixture : IAsyncLifetime
                 """;
         });
 
-        SubmissionPort = PosternServer.FreePort(PosternIp);
-        ImapPort = PosternServer.FreePort(PosternIp);
+        SubmissionPort = PosternServeProcess.FreePort(PosternIp);
+        ImapPort = PosternServeProcess.FreePort(PosternIp);
         File.WriteAllText(_tmp.Sub("postern.conf"), $$"""
             hostname: postern.{{DnsLab.InsecureZone}}
             data-dir: data
@@ -112,8 +112,8 @@ public sealed class QueuePostfixFixture : IAsyncLifetime
               # Retries only when a test asks for them (queue schedule).
               first-retry-seconds: 36000
             """);
-        Serve = PosternServer.Start(_tmp.Sub("postern.conf"));
-        await Serve.WaitForLogAsync("serving");
+        Serve = ServeProcess.Start(_tmp.Sub("postern.conf"));
+        await Serve.WaitForLogAsync("serving", 180);
     }
 
     private static void Ok((int ExitCode, string Stdout, string Stderr) r) => Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
@@ -132,7 +132,7 @@ public sealed class QueuePostfixFixture : IAsyncLifetime
                 opts = ["NOTIFY=" + notify] if notify != "-" else []
                 s.sendmail(sender, [to], msg.encode("ascii"), rcpt_options=opts)
             """;
-        (int code, string output) = await PostfixLab.RunAsync("/usr/bin/python3", ["-c", script, PosternIp.ToString(), SubmissionPort.ToString(CultureInfo.InvariantCulture),
+        (int code, string output) = await ChildProcess.RunAsync("/usr/bin/python3", ["-c", script, PosternIp.ToString(), SubmissionPort.ToString(CultureInfo.InvariantCulture),
             Password, "alice@" + Origin, to, subject, tag, notify ?? "-"]);
         Assert.True(code == 0, "smtplib: " + output + "\n" + Serve.Log);
         return tag;
@@ -202,7 +202,7 @@ public sealed class QueuePostfixFixture : IAsyncLifetime
                         if isinstance(part, tuple):
                             print("MESSAGE " + base64.b64encode(part[1]).decode("ascii"))
             """;
-        (int code, string output) = await PostfixLab.RunAsync("/usr/bin/python3", ["-c", script, PosternIp.ToString(), ImapPort.ToString(CultureInfo.InvariantCulture), Password]);
+        (int code, string output) = await ChildProcess.RunAsync("/usr/bin/python3", ["-c", script, PosternIp.ToString(), ImapPort.ToString(CultureInfo.InvariantCulture), Password]);
         Assert.True(code == 0, "imaplib: " + output);
         return output.Split('\n').Where(l => l.StartsWith("MESSAGE ", StringComparison.Ordinal))
             .Select(l => Encoding.UTF8.GetString(Convert.FromBase64String(l["MESSAGE ".Length..].Trim()))).ToList();
@@ -303,7 +303,7 @@ public class QueuePostfixTests(QueuePostfixFixture f) : IClassFixture<QueuePostf
                 print("signature", i, alg, ok)
                 assert ok, (i, alg)
             """;
-        (int code, string output) = await PostfixLab.RunAsync("/usr/bin/python3", ["-c", script, file, f.Dns.ResolverEndPoint.Address.ToString(),
+        (int code, string output) = await ChildProcess.RunAsync("/usr/bin/python3", ["-c", script, file, f.Dns.ResolverEndPoint.Address.ToString(),
             f.Dns.ResolverEndPoint.Port.ToString(CultureInfo.InvariantCulture)]);
         Assert.True(code == 0, "dkimpy: " + output + "\n" + File.ReadAllText(file));
         Assert.Contains("ed25519-sha256", output, StringComparison.Ordinal);

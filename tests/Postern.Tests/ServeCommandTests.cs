@@ -5,18 +5,14 @@ using System.Net.Sockets;
 using System.Text;
 using Postern.Config;
 using Postern.Security.Tls;
+using Postern.Testing;
 
 namespace Postern.Tests;
 
 /// <summary>`postern serve`, `stop` and `config test|describe` as an operator runs them.</summary>
 public class ServeCommandTests
 {
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    private static int FreePort() => PosternServeProcess.FreePort();
 
     /// <summary>A config folder with a self-signed certificate, a data folder with one account, loopback listeners.</summary>
     private static async Task<(string Conf, int Imap, int Imaps, int Smtp)> SetupAsync(TempFolder tmp)
@@ -51,41 +47,6 @@ public class ServeCommandTests
               nameservers: ["127.0.0.1:9"]
             """);
         return (tmp.Sub("postern.conf"), imap, imaps, smtp);
-    }
-
-    internal sealed class ServeProcess : IDisposable
-    {
-        private readonly StringBuilder _log = new();
-        public required Process Process { get; init; }
-        public string Log { get { lock (_log) return _log.ToString(); } }
-
-        public static ServeProcess Start(string conf)
-        {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { PosternProcess.DllPath, "serve", "--config", conf }) psi.ArgumentList.Add(a);
-            var s = new ServeProcess { Process = Process.Start(psi)! };
-            s.Process.OutputDataReceived += (_, e) => { lock (s._log) s._log.AppendLine(e.Data); };
-            s.Process.ErrorDataReceived += (_, e) => { lock (s._log) s._log.AppendLine(e.Data); };
-            s.Process.BeginOutputReadLine();
-            s.Process.BeginErrorReadLine();
-            return s;
-        }
-
-        public void WaitForLog(string text)
-        {
-            var until = DateTime.UtcNow.AddSeconds(60);
-            while (!Log.Contains(text, StringComparison.Ordinal))
-            {
-                Assert.True(DateTime.UtcNow < until && !Process.HasExited, $"no \"{text}\" in the log:\n{Log}");
-                Thread.Sleep(50);
-            }
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited) Process.Kill(true);
-            Process.Dispose();
-        }
     }
 
     private static string ImapsGreetingAndLogin(int port)
@@ -213,8 +174,7 @@ public class ServeCommandTests
         var (conf, _, _, _) = await SetupAsync(tmp);
         using var serve = ServeProcess.Start(conf);
         serve.WaitForLog("serving mail.test");
-        using (var kill = Process.Start("kill", ["-TERM", serve.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            kill.WaitForExit();
+        serve.Terminate();
         Assert.True(serve.Process.WaitForExit(30_000), serve.Log);
         Assert.Equal(0, serve.Process.ExitCode);
         Assert.Contains("stopped", serve.Log, StringComparison.Ordinal);
@@ -300,6 +260,11 @@ public class ServeCommandTests
         Assert.Equal(993, parsed.Listeners["public"].Imaps.Port);
         foreach (var key in new[] { "hostname:", "data-dir:", "listeners:", "key-certs:", "trusted-nameservers:", "shutdown-grace-seconds:" })
             Assert.Contains(key, text, StringComparison.Ordinal);
+        // Received reports are kept 180 days unless set; 0 keeps them forever, a negative number is refused.
+        Assert.Equal(180, parsed.Reports.ReceivedRetentionDays);
+        Assert.Equal(0, ConfigLoader.Parse(text.Replace("received-retention-days: 180", "received-retention-days: 0", StringComparison.Ordinal), "describe").Reports.ReceivedRetentionDays);
+        var negative = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text.Replace("received-retention-days: 180", "received-retention-days: -1", StringComparison.Ordinal), "describe"));
+        Assert.Contains(negative.Errors, e => e.Contains("reports.received-retention-days: must be between 0 (keep forever) and 36500", StringComparison.Ordinal));
 
         string repo = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(repo, "Postern.slnx"))) repo = Path.GetDirectoryName(repo)!;

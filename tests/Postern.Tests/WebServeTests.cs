@@ -74,7 +74,7 @@ public class WebServeTests
         var test = Cli.Run("config", "test", "--config", conf);
         Assert.True(test.ExitCode == 0, test.Stderr + test.Stdout);
 
-        using var serve = AcmeServeTests.ServeProcess.Start(conf);
+        using var serve = ServeProcess.Start(conf);
         serve.WaitForLog("serving mail.postern.test");
         serve.WaitForLog("acme obtained certificate=mail.postern.test");
         serve.WaitForLog("acme obtained certificate=mta-sts.postern.test");

@@ -4,7 +4,8 @@
 // bouncer... as main.cf lines (and may create folders under Dir first).
 //
 // Used by tests/Postern.Smtp.Tests (PostfixInstance, PostfixMxInstance) and tests/Postern.Tests
-// through <Compile Include="../Shared/PostfixLab.cs" Link="Shared/PostfixLab.cs" />.
+// through <Compile Include="../Shared/PostfixLab.cs" Link="Shared/PostfixLab.cs" />, with
+// ../Shared/ChildProcess.cs (the process runner and the stop by PID).
 // Needs the Debian package postfix (scripts/test-packages.txt).
 using System.Diagnostics;
 using System.Net;
@@ -84,9 +85,9 @@ public sealed class PostfixLab : IDisposable
             return m.Success ? m.Groups[1].Value + "n" + m.Groups[3].Value : l;
         });
         File.WriteAllLines(Path.Combine(conf, "master.cf"), master);
-        await RunAsync("chown", ["postfix", data]);
+        await ChildProcess.RunAsync("chown", ["postfix", data]);
         // "postfix check" creates the queue subfolders with the right owners.
-        (int code, string output) = await RunAsync("/usr/sbin/postfix", ["-c", conf, "check"]);
+        (int code, string output) = await ChildProcess.RunAsync("/usr/sbin/postfix", ["-c", conf, "check"]);
         if (code != 0)
             throw new InvalidOperationException("postfix check failed: " + output + (File.Exists(Path.Combine(dir, "maillog")) ? File.ReadAllText(Path.Combine(dir, "maillog")) : ""));
         var psi = new ProcessStartInfo("setsid", ["/usr/lib/postfix/sbin/master", "-c", conf, "-d"])
@@ -116,43 +117,16 @@ public sealed class PostfixLab : IDisposable
     }
 
     /// <summary>Makes master re-read its configuration and lookup tables (SIGHUP); new smtpd processes see the change.</summary>
-    public async Task ReloadAsync()
+    public Task ReloadAsync()
     {
-        await RunAsync("kill", ["-HUP", _master.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-    }
-
-    /// <summary>Runs a program, returning exit code and combined output; kills it after a (generous) timeout.</summary>
-    public static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, TimeSpan? timeout = null)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            return (-1, $"{file} timed out: {await stdout}{await stderr}");
-        }
-        return (p.ExitCode, await stdout + await stderr);
+        ChildProcess.Signal(_master, "HUP");
+        return Task.CompletedTask;
     }
 
     public void Dispose()
     {
-        if (!_master.HasExited)
-        {
-            // setsid execs master in place, so the PID is master's: SIGTERM stops it and its children.
-            using (var kill = Process.Start("kill", ["-TERM", _master.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-                kill.WaitForExit();
-            if (!_master.WaitForExit(15_000))
-                _master.Kill();
-        }
+        // setsid execs master in place, so the PID is master's: SIGTERM stops it and its children.
+        ChildProcess.Stop(_master);
         _master.Dispose();
         try
         {

@@ -24,6 +24,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Postern.Dns;
 using Postern.Smtp.Client;
 using Postern.Smtp.Delivery;
+using Postern.Store;
 using Postern.Store.Reports;
 
 namespace Postern.Queue.Reports;
@@ -92,37 +93,12 @@ public sealed partial class ReportSender : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    private async Task LoopAsync()
-    {
-        CancellationToken ct = _stop.Token;
-        while (!ct.IsCancellationRequested)
+    private Task LoopAsync() =>
+        PeriodicRun.LoopAsync(ct => RunAsync(false, ct), () =>
         {
-            try
-            {
-                await RunAsync(false, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // the worker outlives a failed run; the next hour tries again
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                _logger.LogError("reports run failed error={Error}", e.Message);
-            }
             DateTimeOffset now = Now;
-            DateTimeOffset next = Floor(now, TimeSpan.FromHours(1)) + TimeSpan.FromHours(1) + TimeSpan.FromMinutes(2);
-            try
-            {
-                await Task.Delay(next - now, _options.TimeProvider, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+            return Floor(now, TimeSpan.FromHours(1)) + TimeSpan.FromHours(1) + TimeSpan.FromMinutes(2) - now;
+        }, _options.TimeProvider, _logger, "reports run", _stop.Token);
 
     /// <summary>
     /// Runs once: bounce check, TLS reports of finished days, DMARC reports of finished periods,

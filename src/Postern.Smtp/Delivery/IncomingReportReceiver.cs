@@ -42,9 +42,8 @@ public sealed class IncomingReportReceiver : IDeliveredMessageObserver, IAsyncDi
     private long _queuedBytes;
     private long _accepted;
     private long _finished;
-    private long _dropped;
+    private readonly DropCounter _drops = new();
     private long _stored;
-    private long _lastDropLog = -60_000; // so that the first drop is logged (TickCount64 starts near 0 at boot)
 
     private sealed record Job(IReadOnlyList<string> Candidates, string MailFrom, byte[] Bytes, MessageStructure Structure);
 
@@ -81,7 +80,7 @@ public sealed class IncomingReportReceiver : IDeliveredMessageObserver, IAsyncDi
     public long Stored => Interlocked.Read(ref _stored);
 
     /// <summary>Messages not processed because the queue was full or the message too large.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
+    public long Dropped => _drops.Dropped;
 
     /// <inheritdoc/>
     public bool Wants(IReadOnlyList<string> recipients)
@@ -152,11 +151,8 @@ public sealed class IncomingReportReceiver : IDeliveredMessageObserver, IAsyncDi
 
     private void Drop(string why, string recipient, string mailFrom)
     {
-        long dropped = Interlocked.Increment(ref _dropped);
         // One warning per minute at most, with the running count.
-        long now = Environment.TickCount64;
-        long last = Interlocked.Read(ref _lastDropLog);
-        if (now - last >= 60_000 && Interlocked.CompareExchange(ref _lastDropLog, now, last) == last)
+        if (_drops.Count(out long dropped))
             _logger.LogWarning("report not processed: {Why} rcpt={Recipient} from={From} dropped={Dropped}; the message was delivered", why, recipient, mailFrom, dropped);
     }
 

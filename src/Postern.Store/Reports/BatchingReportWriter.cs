@@ -19,11 +19,10 @@ internal sealed class BatchingReportWriter<T> where T : class
     private readonly ILogger _logger;
     private readonly Channel<T> _queue;
     private readonly Task _writer;
-    private long _dropped;
+    private readonly DropCounter _drops = new();
     private long _written;
     private long _accepted;
     private long _finished;
-    private long _lastDropLog = -60_000; // so that the first drop is logged (TickCount64 starts near 0 at boot)
 
     /// <param name="what">Plural name in log lines, e.g. "dmarc evaluations".</param>
     public BatchingReportWriter(string what, Func<IReadOnlyList<T>, Task> write, Func<T, string> domainOf, int capacity, int maxBatch, ILogger logger)
@@ -43,7 +42,7 @@ internal sealed class BatchingReportWriter<T> where T : class
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    public long Dropped => Interlocked.Read(ref _dropped);
+    public long Dropped => _drops.Dropped;
 
     public long Written => Interlocked.Read(ref _written);
 
@@ -55,10 +54,7 @@ internal sealed class BatchingReportWriter<T> where T : class
             Interlocked.Increment(ref _accepted);
             return true;
         }
-        long dropped = Interlocked.Increment(ref _dropped);
-        long now = Environment.TickCount64;
-        long last = Interlocked.Read(ref _lastDropLog);
-        if (now - last >= 60_000 && Interlocked.CompareExchange(ref _lastDropLog, now, last) == last)
+        if (_drops.Count(out long dropped))
             _logger.LogWarning("{What} dropped: the report store is behind or stopping dropped={Dropped} policy-domain={Domain}", _what, dropped, _domainOf(item));
         return false;
     }
@@ -80,7 +76,7 @@ internal sealed class BatchingReportWriter<T> where T : class
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Interlocked.Add(ref _dropped, batch.Count);
+                _drops.Add(batch.Count);
                 _logger.LogError("{What} not stored count={Count} error={Error}", _what, batch.Count, ex.Message);
             }
             Interlocked.Add(ref _finished, batch.Count);

@@ -9,13 +9,6 @@ namespace Postern.Store.Reports;
 
 public sealed partial class SqliteDmarcEvaluationStore
 {
-    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
-    {
-        var conn = new SqliteConnection(Db.ConnectionString(_path, readOnly: true));
-        await conn.OpenAsync(ct).ConfigureAwait(false);
-        return conn;
-    }
-
     private static DmarcEvaluationRecord? Latest(SqliteConnection conn, string domain, DateTimeOffset from, DateTimeOffset to)
     {
         object? id = Db.Scalar(conn, null, "SELECT MAX(id) FROM dmarc_evaluation WHERE policy_domain = $d AND time >= $f AND time < $t",
@@ -29,7 +22,7 @@ public sealed partial class SqliteDmarcEvaluationStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<DmarcPendingDomain>> ListPendingDomainsAsync(DateTimeOffset before, CancellationToken cancellationToken = default)
     {
-        using SqliteConnection conn = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        using SqliteConnection conn = await _db.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         var domains = new List<(string, long)>();
         using (SqliteCommand cmd = Db.Command(conn, null, "SELECT policy_domain, MIN(time) FROM dmarc_evaluation WHERE time < $b GROUP BY policy_domain ORDER BY policy_domain",
             ("$b", Db.ToUnixMs(before))))
@@ -51,7 +44,7 @@ public sealed partial class SqliteDmarcEvaluationStore
     {
         ArgumentNullException.ThrowIfNull(policyDomain);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
-        using SqliteConnection conn = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        using SqliteConnection conn = await _db.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         (string, object?)[] args = [("$d", policyDomain), ("$f", Db.ToUnixMs(from)), ("$t", Db.ToUnixMs(to)), ("$limit", maxRows + 1)];
         long total = Convert.ToInt64(Db.Scalar(conn, null, "SELECT COUNT(*) FROM dmarc_evaluation WHERE policy_domain = $d AND time >= $f AND time < $t", args),
             CultureInfo.InvariantCulture);
@@ -103,19 +96,11 @@ public sealed partial class SqliteDmarcEvaluationStore
     public async Task<long> DeleteDomainBeforeAsync(string policyDomain, DateTimeOffset before, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(policyDomain);
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        return await _db.WriteInTransactionAsync<long>((c, tx) =>
         {
-            using SqliteTransaction tx = _writer.BeginTransaction();
             (string, object?)[] args = [("$d", policyDomain), ("$t", Db.ToUnixMs(before))];
-            Db.Exec(_writer, tx, "DELETE FROM dmarc_dkim WHERE evaluation_id IN (SELECT id FROM dmarc_evaluation WHERE policy_domain = $d AND time < $t)", args);
-            long n = Db.Exec(_writer, tx, "DELETE FROM dmarc_evaluation WHERE policy_domain = $d AND time < $t", args);
-            tx.Commit();
-            return n;
-        }
-        finally
-        {
-            _lock.Release();
-        }
+            Db.Exec(c, tx, "DELETE FROM dmarc_dkim WHERE evaluation_id IN (SELECT id FROM dmarc_evaluation WHERE policy_domain = $d AND time < $t)", args);
+            return Db.Exec(c, tx, "DELETE FROM dmarc_evaluation WHERE policy_domain = $d AND time < $t", args);
+        }, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -16,23 +16,13 @@ public sealed partial class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
 
     private const string Columns = "id, time, policy_domain, header_from, source_ip, envelope_from, envelope_to, result, disposition, dkim_aligned, spf_aligned, override, reason, spf_domain, spf_result, has_record, p, sp, pct, adkim, aspf, fo, record, record_dnssec";
 
-    private readonly string _path;
-    private readonly SqliteConnection _writer;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ReportsConnection _db;
 
-    private SqliteDmarcEvaluationStore(string path, SqliteConnection writer)
-    {
-        _path = path;
-        _writer = writer;
-    }
+    private SqliteDmarcEvaluationStore(ReportsConnection db) => _db = db;
 
     /// <summary>Opens (creating when missing) DATA/reports.db.</summary>
     /// <exception cref="StoreException">The database has a newer schema than this version of Postern knows.</exception>
-    public static SqliteDmarcEvaluationStore Open(string dataDirectory)
-    {
-        SqliteConnection conn = ReportsSchema.OpenWriter(dataDirectory);
-        return new SqliteDmarcEvaluationStore(ReportsSchema.PathIn(dataDirectory), conn);
-    }
+    public static SqliteDmarcEvaluationStore Open(string dataDirectory) => new(ReportsConnection.Open(dataDirectory));
 
     /// <summary>Whether a data folder has a reports database.</summary>
     public static bool Exists(string dataDirectory) => ReportsSchema.Exists(dataDirectory);
@@ -42,18 +32,16 @@ public sealed partial class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
     {
         ArgumentNullException.ThrowIfNull(evaluations);
         if (evaluations.Count == 0) return;
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        await _db.WriteInTransactionAsync((c, tx) =>
         {
-            using SqliteTransaction tx = _writer.BeginTransaction();
-            using SqliteCommand ins = Db.Command(_writer, tx, $"""
+            using SqliteCommand ins = Db.Command(c, tx, $"""
                 INSERT INTO dmarc_evaluation({Columns[4..]})
                 VALUES ($time, $pd, $hf, $ip, $ef, $et, $result, $dis, $da, $sa, $ov, $reason, $sd, $sr, $hr, $p, $sp, $pct, $adkim, $aspf, $fo, $record, $rd)
                 RETURNING id
                 """);
             string[] names = ["$time", "$pd", "$hf", "$ip", "$ef", "$et", "$result", "$dis", "$da", "$sa", "$ov", "$reason", "$sd", "$sr", "$hr", "$p", "$sp", "$pct", "$adkim", "$aspf", "$fo", "$record", "$rd"];
             foreach (string n in names) ins.Parameters.Add(new SqliteParameter(n, null));
-            using SqliteCommand dk = Db.Command(_writer, tx, "INSERT INTO dmarc_dkim(evaluation_id, position, domain, selector, result, aligned) VALUES ($id, $pos, $d, $s, $r, $a)");
+            using SqliteCommand dk = Db.Command(c, tx, "INSERT INTO dmarc_dkim(evaluation_id, position, domain, selector, result, aligned) VALUES ($id, $pos, $d, $s, $r, $a)");
             foreach (string n in new[] { "$id", "$pos", "$d", "$s", "$r", "$a" }) dk.Parameters.Add(new SqliteParameter(n, null));
             foreach (DmarcEvaluationRecord e in evaluations)
             {
@@ -77,20 +65,14 @@ public sealed partial class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
                     dk.ExecuteNonQuery();
                 }
             }
-            tx.Commit();
-        }
-        finally
-        {
-            _lock.Release();
-        }
+            return evaluations.Count;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<DmarcEvaluationRecord>> ListAsync(DateTimeOffset from, DateTimeOffset to, string? policyDomain = null, int limit = int.MaxValue, CancellationToken cancellationToken = default)
     {
-        // Readers use their own connection (WAL: they never wait for the writer).
-        using var conn = new SqliteConnection(Db.ConnectionString(_path, readOnly: true));
-        await conn.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using SqliteConnection conn = await _db.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         return Read(conn, from, to, policyDomain?.Trim().TrimEnd('.').ToLowerInvariant(), limit);
     }
 
@@ -168,35 +150,13 @@ public sealed partial class SqliteDmarcEvaluationStore : IDmarcEvaluationStore
     }
 
     /// <inheritdoc/>
-    public async Task<long> DeleteBeforeAsync(DateTimeOffset time, CancellationToken cancellationToken = default)
-    {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+    public Task<long> DeleteBeforeAsync(DateTimeOffset time, CancellationToken cancellationToken = default) =>
+        _db.WriteInTransactionAsync<long>((c, tx) =>
         {
-            using SqliteTransaction tx = _writer.BeginTransaction();
-            Db.Exec(_writer, tx, "DELETE FROM dmarc_dkim WHERE evaluation_id IN (SELECT id FROM dmarc_evaluation WHERE time < $t)", ("$t", Db.ToUnixMs(time)));
-            long n = Db.Exec(_writer, tx, "DELETE FROM dmarc_evaluation WHERE time < $t", ("$t", Db.ToUnixMs(time)));
-            tx.Commit();
-            return n;
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
+            Db.Exec(c, tx, "DELETE FROM dmarc_dkim WHERE evaluation_id IN (SELECT id FROM dmarc_evaluation WHERE time < $t)", ("$t", Db.ToUnixMs(time)));
+            return Db.Exec(c, tx, "DELETE FROM dmarc_evaluation WHERE time < $t", ("$t", Db.ToUnixMs(time)));
+        }, cancellationToken);
 
     /// <inheritdoc/>
-    public async ValueTask DisposeAsync()
-    {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _writer.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
-            _lock.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
 }

@@ -14,26 +14,23 @@ namespace Postern.Store.Reports;
 /// <summary>Incoming DMARC aggregate and TLS reports in a SQLite database (DATA/reports.db).</summary>
 public sealed class SqliteIncomingReportStore : IIncomingReportStore
 {
-    private readonly SqliteConnection _writer;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ReportsConnection _db;
 
-    private SqliteIncomingReportStore(SqliteConnection writer) => _writer = writer;
+    private SqliteIncomingReportStore(ReportsConnection db) => _db = db;
 
     /// <summary>Opens (creating and migrating when needed) DATA/reports.db for writing.</summary>
     /// <exception cref="StoreException">The database has a newer schema than this version of Postern knows.</exception>
-    public static SqliteIncomingReportStore Open(string dataDirectory) => new(ReportsSchema.OpenWriter(dataDirectory));
+    public static SqliteIncomingReportStore Open(string dataDirectory) => new(ReportsConnection.Open(dataDirectory));
 
     /// <inheritdoc/>
     public async Task<bool> AddDmarcReportAsync(DmarcAggregateReport report, string recipient, DateTimeOffset received, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(recipient);
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        return await _db.WriteInTransactionAsync((c, tx) =>
         {
-            using SqliteTransaction tx = _writer.BeginTransaction();
             DmarcPublishedPolicy p = report.Policy;
-            object? id = Db.Scalar(_writer, tx, """
+            object? id = Db.Scalar(c, tx, """
                 INSERT INTO dmarc_report(received, recipient, org_name, email, extra_contact_info, report_id, begin_time, end_time, errors,
                                          policy_domain, p, sp, pct, adkim, aspf, fo)
                 VALUES ($received, $recipient, $org, $email, $extra, $rid, $begin, $end, $errors, $pd, $p, $sp, $pct, $adkim, $aspf, $fo)
@@ -47,7 +44,7 @@ public sealed class SqliteIncomingReportStore : IIncomingReportStore
             if (id is null)
                 return false; // the same organisation's report with this id is already stored
             long reportKey = Convert.ToInt64(id, CultureInfo.InvariantCulture);
-            using SqliteCommand ins = Db.Command(_writer, tx, """
+            using SqliteCommand ins = Db.Command(c, tx, """
                 INSERT INTO dmarc_report_row(report, position, source_ip, count, disposition, dkim, spf, reasons, envelope_to, envelope_from, header_from, dkim_results, spf_results)
                 VALUES ($report, $pos, $ip, $count, $dis, $dkim, $spf, $reasons, $et, $ef, $hf, $dr, $sr)
                 """);
@@ -65,13 +62,8 @@ public sealed class SqliteIncomingReportStore : IIncomingReportStore
                 for (int k = 0; k < values.Length; k++) ins.Parameters[k].Value = values[k] ?? DBNull.Value;
                 ins.ExecuteNonQuery();
             }
-            tx.Commit();
             return true;
-        }
-        finally
-        {
-            _lock.Release();
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -79,11 +71,9 @@ public sealed class SqliteIncomingReportStore : IIncomingReportStore
     {
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(recipient);
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        return await _db.WriteInTransactionAsync((c, tx) =>
         {
-            using SqliteTransaction tx = _writer.BeginTransaction();
-            object? id = Db.Scalar(_writer, tx, """
+            object? id = Db.Scalar(c, tx, """
                 INSERT INTO tls_report(received, recipient, org_name, contact_info, report_id, start_time, end_time)
                 VALUES ($received, $recipient, $org, $contact, $rid, $start, $end)
                 ON CONFLICT (org_name, report_id) DO NOTHING
@@ -94,12 +84,12 @@ public sealed class SqliteIncomingReportStore : IIncomingReportStore
             if (id is null)
                 return false;
             long reportKey = Convert.ToInt64(id, CultureInfo.InvariantCulture);
-            using SqliteCommand pol = Db.Command(_writer, tx, """
+            using SqliteCommand pol = Db.Command(c, tx, """
                 INSERT INTO tls_report_policy(report, position, policy_type, policy_domain, policy_string, mx_host, success_count, failure_count)
                 VALUES ($report, $pos, $type, $domain, $string, $mx, $ok, $failed)
                 """);
             foreach (string n in new[] { "$report", "$pos", "$type", "$domain", "$string", "$mx", "$ok", "$failed" }) pol.Parameters.Add(new SqliteParameter(n, null));
-            using SqliteCommand fail = Db.Command(_writer, tx, """
+            using SqliteCommand fail = Db.Command(c, tx, """
                 INSERT INTO tls_report_failure(report, policy_position, position, result_type, sending_mta_ip, receiving_mx_hostname, receiving_mx_helo,
                                                receiving_ip, failed_session_count, additional_information, failure_reason_code)
                 VALUES ($report, $ppos, $pos, $type, $smta, $mx, $helo, $rip, $count, $info, $code)
@@ -128,30 +118,64 @@ public sealed class SqliteIncomingReportStore : IIncomingReportStore
                     fail.ExecuteNonQuery();
                 }
             }
-            tx.Commit();
             return true;
-        }
-        finally
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Most reports of one kind that one <see cref="DeleteReceivedBatchAsync"/> deletes.</summary>
+    public const int DeleteBatchReports = 200;
+
+    /// <summary>
+    /// Most report rows (DMARC rows, TLS policies and failure details) that one batch deletes with
+    /// their reports; a single report with more rows (the parsers bound them) is deleted on its own.
+    /// </summary>
+    public const int DeleteBatchRows = 20_000;
+
+    /// <summary>
+    /// Deletes one bounded batch of reports received before <paramref name="before"/>, oldest first,
+    /// with their rows; returns how many DMARC and TLS reports went. Call again until both are 0:
+    /// between batches other writers of DATA/reports.db get their turn.
+    /// </summary>
+    public Task<(int Dmarc, int Tls)> DeleteReceivedBatchAsync(DateTimeOffset before, CancellationToken cancellationToken = default)
+    {
+        return _db.WriteInTransactionAsync((c, tx) =>
         {
-            _lock.Release();
+            long t = Db.ToUnixMs(before);
+            int dmarc = DeleteOldest(c, tx, "dmarc_report", "(SELECT count(*) FROM dmarc_report_row x WHERE x.report = r.id)", t);
+            int tls = DeleteOldest(c, tx, "tls_report",
+                "(SELECT count(*) FROM tls_report_policy x WHERE x.report = r.id) + (SELECT count(*) FROM tls_report_failure x WHERE x.report = r.id)", t);
+            return (dmarc, tls);
+        }, cancellationToken);
+    }
+
+    /// <summary>Deletes the oldest reports of <paramref name="table"/> received before <paramref name="before"/> (Unix ms), within the batch bounds.</summary>
+    private static int DeleteOldest(SqliteConnection c, SqliteTransaction tx, string table, string rowCount, long before)
+    {
+        // Ids grow with arrival, so the scan in id order finds the old reports first and stops at the limit.
+        long last = 0, rows = 0;
+        int reports = 0;
+        using (SqliteCommand cmd = Db.Command(c, tx, $"SELECT r.id, {rowCount} FROM {table} r WHERE r.received < $t ORDER BY r.id LIMIT $n",
+            ("$t", before), ("$n", DeleteBatchReports)))
+        using (SqliteDataReader r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                long size = r.GetInt64(1);
+                if (reports > 0 && rows + size > DeleteBatchRows)
+                    break;
+                last = r.GetInt64(0);
+                rows += size;
+                reports++;
+            }
         }
+        if (reports > 0) // the rows go with their report (ON DELETE CASCADE; ReportsSchema opens with foreign_keys=ON)
+            Db.Exec(c, tx, $"DELETE FROM {table} WHERE received < $t AND id <= $last", ("$t", before), ("$last", last));
+        return reports;
     }
 
     /// <summary>A domain as the queries compare it: lower case, no final dot.</summary>
     internal static string NormalizeDomain(string domain) => domain.Trim().TrimEnd('.').ToLowerInvariant();
 
     /// <inheritdoc/>
-    public async ValueTask DisposeAsync()
-    {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _writer.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
-            _lock.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
 }

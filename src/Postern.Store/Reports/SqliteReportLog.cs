@@ -28,27 +28,15 @@ public sealed record SuppressedReportAddress(string Address, string Reason, Date
 /// <summary>Sent reports, the report-address suppression list and finished periods, in DATA/reports.db.</summary>
 public sealed class SqliteReportLog : IAsyncDisposable
 {
-    private readonly SqliteConnection _conn;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ReportsConnection _db;
 
-    private SqliteReportLog(SqliteConnection conn) => _conn = conn;
+    private SqliteReportLog(ReportsConnection db) => _db = db;
 
     /// <summary>Opens (creating when missing) DATA/reports.db.</summary>
     /// <exception cref="StoreException">The database has a newer schema than this version of Postern knows.</exception>
-    public static SqliteReportLog Open(string dataDirectory) => new(ReportsSchema.OpenWriter(dataDirectory));
+    public static SqliteReportLog Open(string dataDirectory) => new(ReportsConnection.Open(dataDirectory));
 
-    private async Task<T> RunAsync<T>(Func<SqliteConnection, T> action, CancellationToken ct)
-    {
-        await _lock.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            return action(_conn);
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
+    private Task<T> RunAsync<T>(Func<SqliteConnection, T> action, CancellationToken ct) => _db.WriteAsync(action, ct);
 
     /// <summary>Records a report sent (or attempted) to one destination; returns its row id.</summary>
     public Task<long> AddSentAsync(DateTimeOffset time, string kind, string policyDomain, string destination, string reportId, long? queueId, string status,
@@ -141,17 +129,5 @@ public sealed class SqliteReportLog : IAsyncDisposable
         RunAsync(c => Db.Exec(c, null, "DELETE FROM report_period_done WHERE period_start < $p", ("$p", Db.ToUnixMs(before))), cancellationToken);
 
     /// <inheritdoc/>
-    public async ValueTask DisposeAsync()
-    {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _conn.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
-            _lock.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
 }

@@ -24,20 +24,13 @@ public sealed class SqliteTlsResultStore : ITlsResultStore
     /// <summary>Longest host name, IP or result-type text kept; longest additional information.</summary>
     public const int MaxFieldLength = 255, MaxInformationLength = 500;
 
-    private readonly string _path;
-    private readonly SqliteConnection _writer;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ReportsConnection _db;
 
-    private SqliteTlsResultStore(string path, SqliteConnection writer)
-    {
-        _path = path;
-        _writer = writer;
-    }
+    private SqliteTlsResultStore(ReportsConnection db) => _db = db;
 
     /// <summary>Opens (creating when missing) DATA/reports.db.</summary>
     /// <exception cref="StoreException">The database has a newer schema than this version of Postern knows.</exception>
-    public static SqliteTlsResultStore Open(string dataDirectory) =>
-        new(ReportsSchema.PathIn(dataDirectory), ReportsSchema.OpenWriter(dataDirectory));
+    public static SqliteTlsResultStore Open(string dataDirectory) => new(ReportsConnection.Open(dataDirectory));
 
     /// <summary>The UTC day number stored (days since 1970-01-01).</summary>
     public static long DayNumber(DateOnly day) => day.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
@@ -80,20 +73,18 @@ public sealed class SqliteTlsResultStore : ITlsResultStore
                 Clip(r.AdditionalInformation, MaxInformationLength), Clip(r.FailureReasonCode, MaxFieldLength));
             failures[(day, key)] = failures.GetValueOrDefault((day, key)) + 1;
         }
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        await _db.WriteInTransactionAsync((c, tx) =>
         {
-            using SqliteTransaction tx = _writer.BeginTransaction();
             foreach (var ((day, p), (ok, failed)) in days)
             {
                 (string, object?)[] args = [("$day", day), ("$d", p.Domain), ("$t", p.Type), ("$s", p.Strings), ("$m", p.Mx), ("$ok", ok), ("$f", failed),
                     ("$cap", MaxPoliciesPerDomainDay)];
-                if (Db.Exec(_writer, tx, """
+                if (Db.Exec(c, tx, """
                     UPDATE tls_result_day SET success_count = success_count + $ok, failure_count = failure_count + $f
                     WHERE day = $day AND policy_domain = $d AND policy_type = $t AND policy_strings = $s AND mx_hosts = $m
                     """, args) > 0)
                     continue;
-                Db.Exec(_writer, tx, """
+                Db.Exec(c, tx, """
                     INSERT INTO tls_result_day(day, policy_domain, policy_type, policy_strings, mx_hosts, success_count, failure_count)
                     SELECT $day, $d, $t, $s, $m, $ok, $f
                     WHERE (SELECT COUNT(*) FROM tls_result_day WHERE day = $day AND policy_domain = $d) < $cap
@@ -108,35 +99,23 @@ public sealed class SqliteTlsResultStore : ITlsResultStore
                     day = $day AND policy_domain = $d AND policy_type = $t AND policy_strings = $s AND mx_hosts = $m AND result_type = $rt
                     AND sending_ip = $sip AND receiving_mx = $mx AND receiving_helo = $helo AND receiving_ip = $rip AND additional_info = $info AND reason_code = $code
                     """;
-                if (Db.Exec(_writer, tx, $"UPDATE tls_failure_day SET failed_count = failed_count + $n WHERE {where}", args) > 0)
+                if (Db.Exec(c, tx, $"UPDATE tls_failure_day SET failed_count = failed_count + $n WHERE {where}", args) > 0)
                     continue;
-                Db.Exec(_writer, tx, """
+                Db.Exec(c, tx, """
                     INSERT INTO tls_failure_day(day, policy_domain, policy_type, policy_strings, mx_hosts, result_type, sending_ip, receiving_mx, receiving_helo,
                         receiving_ip, additional_info, reason_code, failed_count)
                     SELECT $day, $d, $t, $s, $m, $rt, $sip, $mx, $helo, $rip, $info, $code, $n
                     WHERE (SELECT COUNT(*) FROM tls_failure_day WHERE day = $day AND policy_domain = $d) < $cap
                     """, args);
             }
-            tx.Commit();
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
-
-    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
-    {
-        // Readers use their own connection (WAL: they never wait for the writer).
-        var conn = new SqliteConnection(Db.ConnectionString(_path, readOnly: true));
-        await conn.OpenAsync(ct).ConfigureAwait(false);
-        return conn;
+            return results.Count;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> ListPolicyDomainsAsync(DateOnly utcDay, CancellationToken cancellationToken = default)
     {
-        using SqliteConnection conn = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        using SqliteConnection conn = await _db.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         return ReadDomains(conn, utcDay);
     }
 
@@ -167,7 +146,7 @@ public sealed class SqliteTlsResultStore : ITlsResultStore
     public async Task<IReadOnlyList<TlsPolicyDaySummary>> GetDayAsync(DateOnly utcDay, string policyDomain, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(policyDomain);
-        using SqliteConnection conn = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        using SqliteConnection conn = await _db.OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         return ReadDay(conn, utcDay, policyDomain);
     }
 
@@ -210,36 +189,14 @@ public sealed class SqliteTlsResultStore : ITlsResultStore
     private static string? Null(string s) => s.Length == 0 ? null : s;
 
     /// <inheritdoc/>
-    public async Task<long> DeleteBeforeAsync(DateOnly utcDay, CancellationToken cancellationToken = default)
-    {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+    public Task<long> DeleteBeforeAsync(DateOnly utcDay, CancellationToken cancellationToken = default) =>
+        _db.WriteInTransactionAsync<long>((c, tx) =>
         {
-            using SqliteTransaction tx = _writer.BeginTransaction();
             long day = DayNumber(utcDay);
-            long n = Db.Exec(_writer, tx, "DELETE FROM tls_failure_day WHERE day < $day", ("$day", day));
-            n += Db.Exec(_writer, tx, "DELETE FROM tls_result_day WHERE day < $day", ("$day", day));
-            tx.Commit();
-            return n;
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
+            long n = Db.Exec(c, tx, "DELETE FROM tls_failure_day WHERE day < $day", ("$day", day));
+            return n + Db.Exec(c, tx, "DELETE FROM tls_result_day WHERE day < $day", ("$day", day));
+        }, cancellationToken);
 
     /// <inheritdoc/>
-    public async ValueTask DisposeAsync()
-    {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _writer.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
-            _lock.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
 }

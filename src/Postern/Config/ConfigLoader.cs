@@ -95,6 +95,8 @@ internal static class ConfigLoader
             ctx.Error("shutdown-grace-seconds", "must be between 0 and 3600");
         if (c.Reports.SuppressionDays is < 1 or > 3650)
             ctx.Error("reports.suppression-days", "must be between 1 and 3650");
+        if (c.Reports.ReceivedRetentionDays is < 0 or > 36500)
+            ctx.Error("reports.received-retention-days", "must be between 0 (keep forever) and 36500");
         if (c.Reports.FromAddress.Length > 0 && (c.Reports.FromAddress.Count(ch => ch == '@') != 1 || c.Reports.FromAddress.StartsWith('@')
             || c.Reports.FromAddress.EndsWith('@') || c.Reports.FromAddress.Any(ch => ch <= ' ' || ch >= 0x7f || ch is '<' or '>')))
             ctx.Error("reports.from-address", $"\"{c.Reports.FromAddress}\" is not a mail address (for example reports@example.com)");

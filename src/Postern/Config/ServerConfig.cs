@@ -44,7 +44,7 @@ internal sealed class ServerConfig
     [Doc("The outgoing queue: retries, delivery status notifications, sending limits per account (docs/queue.md).")]
     public QueueConfig Queue { get; set; } = new();
 
-    [Doc("Reports Postern sends to other operators: daily TLS reports (RFC 8460) about its outgoing TLS sessions, to the addresses in each recipient domain's _smtp._tls record, and DMARC aggregate reports (RFC 7489) about mail it received, to each sender domain's rua=. Both are DKIM-signed through the queue. See docs/transport-security.md and docs/sender-authentication.md.")]
+    [Doc("Reports Postern sends to other operators: daily TLS reports (RFC 8460) about its outgoing TLS sessions, to the addresses in each recipient domain's _smtp._tls record, and DMARC aggregate reports (RFC 7489) about mail it received, to each sender domain's rua=. Both are DKIM-signed through the queue. Reports other operators send to this server's reporting addresses are kept for received-retention-days. See docs/transport-security.md and docs/sender-authentication.md.")]
     public ReportsConfig Reports { get; set; } = new();
 
     [Doc("Named ways of sending outgoing mail besides direct delivery to the recipient's MX hosts: a smarthost (your provider's submission service, with a user name and password), a plain relay, or either through a SOCKS5 proxy. The name `direct` is the built-in default; define it here to change it (for example to go through a proxy). See docs/outgoing.md.")]
@@ -206,7 +206,7 @@ internal sealed class QueueConfig
     public int MaxFirstTimeRecipientsPerDay { get; set; } = 200;
 }
 
-[Doc("Outgoing TLS and DMARC reports.")]
+[Doc("Outgoing TLS and DMARC reports, and how long received ones are kept.")]
 internal sealed class ReportsConfig
 {
     [Doc("Organisation name in the reports (organization-name, org_name). Empty: the domain of the host name.")]
@@ -223,6 +223,9 @@ internal sealed class ReportsConfig
 
     [Doc("Days that a report address whose report bounced (5xx, or a DSN saying failed 5.x.x) is not sent to. `postern reports suppression` lists and removes entries.")]
     public int SuppressionDays { get; set; } = 30;
+
+    [Doc("Days that DMARC aggregate and TLS reports received from other organisations (`postern dmarc reports`, `postern tlsrpt reports`) are kept after they arrived; older ones are deleted when the server starts and once a day. 0: keep them forever.")]
+    public int ReceivedRetentionDays { get; set; } = 180;
 }
 
 [Doc("TLS report settings.")]

@@ -40,6 +40,7 @@ internal sealed class MailServer : IAsyncDisposable
     private SqliteReportLog? _reportLog;
     private ReportSender? _reports;
     private IncomingReportReceiver? _incomingReports;
+    private IncomingReportRetention? _incomingRetention;
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
     private Postern.Security.MtaSts.MtaStsClient? _mtaSts;
@@ -124,7 +125,14 @@ internal sealed class MailServer : IAsyncDisposable
         try
         {
             // DMARC aggregate and TLS reports arriving at the domains' reporting addresses (see docs/transport-security.md).
-            _incomingReports = new IncomingReportReceiver(SqliteIncomingReportStore.Open(data), _store.Directory, _logger);
+            var incoming = SqliteIncomingReportStore.Open(data);
+            _incomingReports = new IncomingReportReceiver(incoming, _store.Directory, _logger);
+            // Received reports older than reports.received-retention-days go at start and daily (0: kept forever).
+            if (c.Reports.ReceivedRetentionDays > 0)
+            {
+                _incomingRetention = new IncomingReportRetention(incoming, TimeSpan.FromDays(c.Reports.ReceivedRetentionDays), _logger);
+                _incomingRetention.Start();
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Store.StoreException or Microsoft.Data.Sqlite.SqliteException)
         {
@@ -470,6 +478,8 @@ internal sealed class MailServer : IAsyncDisposable
         _tlsResults = null;
         if (_reportLog is not null) await _reportLog.DisposeAsync().ConfigureAwait(false);
         _reportLog = null;
+        if (_incomingRetention is not null) await _incomingRetention.DisposeAsync().ConfigureAwait(false);
+        _incomingRetention = null;
         if (_incomingReports is not null) await _incomingReports.DisposeAsync().ConfigureAwait(false);
         _incomingReports = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);

@@ -1,15 +1,13 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using Postern.Testing;
 
 namespace Postern.Imap.Tests.Interop;
 
-/// <summary>Runs `postern localserve` on free loopback ports in a temporary folder; stopped by PID.</summary>
+/// <summary>Runs `postern localserve` on free loopback ports in a temporary folder; stopped by PID (tests/Shared/PosternServeProcess).</summary>
 public sealed class LocalServeProcess : IDisposable
 {
-    private readonly Process _process;
+    private readonly PosternServeProcess _process;
 
-    private LocalServeProcess(Process process, string dir, int imapPort, int imapsPort)
+    private LocalServeProcess(PosternServeProcess process, string dir, int imapPort, int imapsPort)
     {
         _process = process;
         Dir = dir;
@@ -33,60 +31,26 @@ public sealed class LocalServeProcess : IDisposable
         return dll;
     }
 
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    public static int FreePort() => PosternServeProcess.FreePort();
 
     public static async Task<LocalServeProcess> StartAsync()
     {
         string dir = Path.Combine(Path.GetTempPath(), "postern-localserve-" + Guid.NewGuid().ToString("N"));
         int imap = FreePort(), imaps = FreePort();
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         // Every port free, SMTP's too: two localserve processes (tests run in parallel) must not ask for the same one.
-        foreach (string a in new[] { PosternDll(), "localserve", "--dir", dir, "--imap-port", imap.ToString(), "--imaps-port", imaps.ToString(),
-                     "--smtp-port", FreePort().ToString(), "--submission-port", FreePort().ToString(), "--submissions-port", FreePort().ToString() })
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        var ready = new TaskCompletionSource();
-        p.OutputDataReceived += (_, e) =>
+        var server = new LocalServeProcess(PosternServeProcess.Start(PosternDll(), "localserve", "--dir", dir, "--imap-port", imap.ToString(), "--imaps-port", imaps.ToString(),
+            "--smtp-port", FreePort().ToString(), "--submission-port", FreePort().ToString(), "--submissions-port", FreePort().ToString()), dir, imap, imaps);
+        if (!await server._process.TryWaitForLogAsync("Press Ctrl-C", 60))
         {
-            if (e.Data?.Contains("Press Ctrl-C", StringComparison.Ordinal) == true)
-                ready.TrySetResult();
-        };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var server = new LocalServeProcess(p, dir, imap, imaps);
-        if (await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(60))) != ready.Task)
-        {
+            string log = server._process.Log;
             server.Dispose();
-            Assert.Fail("localserve did not start");
+            Assert.Fail("localserve did not start:\n" + log);
         }
         return server;
     }
 
-    /// <summary>Sends SIGTERM (by PID) and waits for a clean exit.</summary>
-    public int Stop()
-    {
-        if (_process.HasExited)
-            return _process.ExitCode;
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
-            kill.WaitForExit();
-        if (!_process.WaitForExit(15_000))
-        {
-            _process.Kill();
-            return -1;
-        }
-        return _process.ExitCode;
-    }
+    /// <summary>Sends SIGTERM (by PID) and waits for a clean exit; -1 when it had to be killed.</summary>
+    public int Stop() => _process.Stop();
 
     public void Dispose()
     {

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Postern.Testing;
 
 namespace Postern.Smtp.Tests.Interop;
 
@@ -22,29 +22,12 @@ public class LocalServeSmtpTests
     {
         string dir = Path.Combine(Path.GetTempPath(), "postern-localserve-smtp-" + Guid.NewGuid().ToString("N"));
         int imap = PostfixInstance.FreePort(), imaps = PostfixInstance.FreePort(), smtp = PostfixInstance.FreePort(), sub = PostfixInstance.FreePort(), subs = PostfixInstance.FreePort();
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { PosternDll(), "localserve", "--dir", dir, "--imap-port", imap.ToString(), "--imaps-port", imaps.ToString(),
-                     "--smtp-port", smtp.ToString(), "--submission-port", sub.ToString(), "--submissions-port", subs.ToString() })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var ready = new TaskCompletionSource();
-        var output = new System.Text.StringBuilder();
-        p.OutputDataReceived += (_, e) =>
-        {
-            lock (output)
-                output.AppendLine(e.Data);
-            if (e.Data?.Contains("Press Ctrl-C", StringComparison.Ordinal) == true)
-                ready.TrySetResult();
-        };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
+        using var p = PosternServeProcess.Start(PosternDll(), "localserve", "--dir", dir, "--imap-port", imap.ToString(), "--imaps-port", imaps.ToString(),
+            "--smtp-port", smtp.ToString(), "--submission-port", sub.ToString(), "--submissions-port", subs.ToString());
         try
         {
-            Assert.True(await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(60))) == ready.Task, "localserve did not start");
-            string banner;
-            lock (output)
-                banner = output.ToString();
+            Assert.True(await p.TryWaitForLogAsync("Press Ctrl-C", 60), "localserve did not start:\n" + p.Log);
+            string banner = p.Log;
             Assert.Contains($"SMTP   127.0.0.1:{smtp}", banner);
             Assert.Contains("user550@example.com", banner);
 
@@ -66,14 +49,7 @@ public class LocalServeSmtpTests
             (code, string plain) = await PeerServers.RunAsync("dotnet", [PosternDll(), "cid", "--dir", Path.Combine(dir, "data"), cid]);
             Assert.True(code == 0, plain);
             // The console logger writes in the background: wait for the line (bounded).
-            string logs = "";
-            for (int i = 0; i < 100 && !logs.Contains("smtp delivered id=" + plain.Trim() + " ", StringComparison.Ordinal); i++)
-            {
-                await Task.Delay(100);
-                lock (output)
-                    logs = output.ToString();
-            }
-            Assert.Contains("smtp delivered id=" + plain.Trim() + " ", logs);
+            Assert.True(await p.TryWaitForLogAsync("smtp delivered id=" + plain.Trim() + " ", 10), p.Log);
             (code, _) = await PeerServers.RunAsync("dotnet", [PosternDll(), "cid", "--dir", Path.Combine(dir, "data"), new string('0', 32)]);
             Assert.NotEqual(0, code);
             (code, o) = await PeerServers.RunAsync("swaks", [.. common, "--to", "user550@example.com"]);
@@ -100,13 +76,7 @@ public class LocalServeSmtpTests
         }
         finally
         {
-            if (!p.HasExited)
-            {
-                using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString()]))
-                    kill.WaitForExit();
-                if (!p.WaitForExit(15_000))
-                    p.Kill();
-            }
+            p.Stop();
             try
             {
                 Directory.Delete(dir, true);

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using Postern.Imap.Server;
 using Postern.Smtp.Tests.Server;
+using Postern.Testing;
 
 namespace Postern.Smtp.Tests.Interop;
 
@@ -58,26 +58,13 @@ public sealed class PeerServers : IAsyncDisposable
             .ToList();
     }
 
-    /// <summary>Runs a program, returning exit code and combined output; fails the test after a timeout.</summary>
+    /// <summary>Runs a program (<see cref="ChildProcess.RunAsync"/>), returning exit code and combined output; fails the test after a timeout.</summary>
     public static async Task<(int Code, string Output)> RunAsync(string file, IEnumerable<string> args, TimeSpan? timeout = null)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} timed out: {await stdout}{await stderr}");
-        }
-        return (p.ExitCode, await stdout + await stderr);
+        (int code, string output) = await ChildProcess.RunAsync(file, args, timeout);
+        if (code == ChildProcess.TimedOut)
+            Assert.Fail(output);
+        return (code, output);
     }
 
     public async ValueTask DisposeAsync()

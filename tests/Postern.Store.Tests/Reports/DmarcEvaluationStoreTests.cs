@@ -10,19 +10,9 @@ namespace Postern.Store.Tests.Reports;
 /// <summary>DATA/reports.db: stored DMARC evaluations, the report queries, and the batching recorder.</summary>
 public sealed class DmarcEvaluationStoreTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "postern-reports-test-" + Guid.NewGuid().ToString("N"));
+    private readonly TempReportsFolder _tmp = new();
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_dir, true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-    }
+    public void Dispose() => _tmp.Dispose();
 
     private static DmarcEvaluationRecord Evaluation(string domain, DateTimeOffset time, string ip = "192.0.2.1") => new()
     {
@@ -51,7 +41,7 @@ public sealed class DmarcEvaluationStoreTests : IDisposable
     {
         var day = new DateOnly(2026, 11, 29);
         DateTimeOffset noon = DmarcReportDay.Start(day).AddHours(12);
-        await using (var store = SqliteDmarcEvaluationStore.Open(_dir))
+        await using (var store = SqliteDmarcEvaluationStore.Open(_tmp.Dir))
         {
             await store.AddAsync([
                 Evaluation("b.example", noon),
@@ -70,10 +60,10 @@ public sealed class DmarcEvaluationStoreTests : IDisposable
             Assert.Equal(expected.Dkim, e.Dkim);
         }
         // Reopened, and read without the writer (as the CLI does).
-        await using (var store = SqliteDmarcEvaluationStore.Open(_dir))
+        await using (var store = SqliteDmarcEvaluationStore.Open(_tmp.Dir))
         {
             Assert.Equal(5, (await store.ListAsync(DateTimeOffset.MinValue.AddYears(2000), DateTimeOffset.MaxValue.AddYears(-2000))).Count);
-            Assert.Equal(2, SqliteDmarcEvaluationStore.ReadOnlyList(_dir, DmarcReportDay.Start(day), DmarcReportDay.End(day), "B.Example.", 10).Count);
+            Assert.Equal(2, SqliteDmarcEvaluationStore.ReadOnlyList(_tmp.Dir, DmarcReportDay.Start(day), DmarcReportDay.End(day), "B.Example.", 10).Count);
         }
     }
 
@@ -81,13 +71,13 @@ public sealed class DmarcEvaluationStoreTests : IDisposable
     public async Task Delete_before_removes_old_evaluations_and_their_signatures()
     {
         var t = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
-        await using var store = SqliteDmarcEvaluationStore.Open(_dir);
+        await using var store = SqliteDmarcEvaluationStore.Open(_tmp.Dir);
         await store.AddAsync([Evaluation("a.example", t), Evaluation("a.example", t.AddDays(1)), Evaluation("a.example", t.AddDays(2))]);
         Assert.Equal(2, await store.DeleteBeforeAsync(t.AddDays(2)));
         IReadOnlyList<DmarcEvaluationRecord> left = await store.ListAsync(t, t.AddDays(10));
         Assert.Equal(t.AddDays(2), Assert.Single(left).Time);
         Assert.Equal(2, left[0].Dkim.Count);
-        using var conn = new SqliteConnection($"Data Source={Path.Combine(_dir, SqliteDmarcEvaluationStore.FileName)}");
+        using var conn = new SqliteConnection($"Data Source={Path.Combine(_tmp.Dir, SqliteDmarcEvaluationStore.FileName)}");
         conn.Open();
         using var cmd = conn.CreateCommand();
         cmd.CommandText = "SELECT count(*) FROM dmarc_dkim";
@@ -97,15 +87,15 @@ public sealed class DmarcEvaluationStoreTests : IDisposable
     [Fact]
     public async Task A_newer_schema_is_refused()
     {
-        await (SqliteDmarcEvaluationStore.Open(_dir)).DisposeAsync();
-        using (var conn = new SqliteConnection($"Data Source={Path.Combine(_dir, SqliteDmarcEvaluationStore.FileName)};Pooling=False"))
+        await (SqliteDmarcEvaluationStore.Open(_tmp.Dir)).DisposeAsync();
+        using (var conn = new SqliteConnection($"Data Source={Path.Combine(_tmp.Dir, SqliteDmarcEvaluationStore.FileName)};Pooling=False"))
         {
             conn.Open();
             using var cmd = conn.CreateCommand();
             cmd.CommandText = "UPDATE schema_version SET version = 99";
             cmd.ExecuteNonQuery();
         }
-        var e = Assert.Throws<StoreException>(() => SqliteDmarcEvaluationStore.Open(_dir));
+        var e = Assert.Throws<StoreException>(() => SqliteDmarcEvaluationStore.Open(_tmp.Dir));
         Assert.Contains("schema version 99", e.Message, StringComparison.Ordinal);
     }
 
@@ -139,7 +129,7 @@ public sealed class DmarcEvaluationStoreTests : IDisposable
     [Fact]
     public async Task The_recorder_commits_in_batches_and_flushes_on_dispose()
     {
-        var store = SqliteDmarcEvaluationStore.Open(_dir);
+        var store = SqliteDmarcEvaluationStore.Open(_tmp.Dir);
         var recorder = new DmarcEvaluationRecorder(store);
         var t = new DateTimeOffset(2026, 11, 29, 8, 0, 0, TimeSpan.Zero);
         for (int i = 0; i < 1200; i++)
@@ -148,7 +138,7 @@ public sealed class DmarcEvaluationStoreTests : IDisposable
         Assert.Equal(1200, recorder.Written);
         await recorder.DisposeAsync();
         Assert.Equal(0, recorder.Dropped);
-        Assert.Equal(1200, SqliteDmarcEvaluationStore.ReadOnlyList(_dir, t, t.AddDays(1), null, int.MaxValue).Count);
+        Assert.Equal(1200, SqliteDmarcEvaluationStore.ReadOnlyList(_tmp.Dir, t, t.AddDays(1), null, int.MaxValue).Count);
     }
 
     [Fact]

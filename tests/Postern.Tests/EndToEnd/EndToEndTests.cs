@@ -228,7 +228,7 @@ public partial class EndToEndTests
     }
 
     /// <summary>Polls the IMAPS handshake until the listener serves a certificate that chains to pebble's root.</summary>
-    private static async Task WaitForIssuedCertificateAsync(IPAddress ip, int port, X509Certificate2 root, ServeProcess serve)
+    private static async Task WaitForIssuedCertificateAsync(IPAddress ip, int port, X509Certificate2 root, PosternServeProcess serve)
     {
         var until = DateTime.UtcNow.AddSeconds(120);
         while (true)

@@ -40,12 +40,12 @@ internal sealed class PostfixPeer : IDisposable
     /// <param name="extraMainCf">More main.cf lines (TLS client settings).</param>
     public static async Task<PostfixPeer> StartAsync(IPAddress address, string hostName, IEnumerable<string> mailboxDomains, IEnumerable<string> transports, string extraMainCf = "")
     {
-        string uid = (await PostfixLab.RunAsync("id", ["-u", "postfix"])).Output.Trim(), gid = (await PostfixLab.RunAsync("id", ["-g", "postfix"])).Output.Trim();
+        string uid = (await ChildProcess.RunAsync("id", ["-u", "postfix"])).Output.Trim(), gid = (await ChildProcess.RunAsync("id", ["-g", "postfix"])).Output.Trim();
         PostfixLab lab = await PostfixLab.StartAsync(address, 25, async dir =>
         {
             string mail = Path.Combine(dir, "mail");
             Directory.CreateDirectory(mail);
-            await PostfixLab.RunAsync("chown", ["postfix", mail]);
+            await ChildProcess.RunAsync("chown", ["postfix", mail]);
             return $"""
                 myhostname = {hostName}
                 mydomain = test
