@@ -108,7 +108,11 @@ internal sealed class MessageFiles
             if (OperatingSystem.IsLinux())
                 NativeMethods.WriteExistingEmptyFileDurably(path, bytes);
             else
-                WriteDurably(path, bytes);
+            {
+                using var fs = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0);
+                fs.Write(bytes);
+                fs.Flush(flushToDisk: true);
+            }
         }
         catch
         {
