@@ -207,8 +207,6 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     // ---------------- messages ----------------
 
-    private static readonly bool ExpSyncWrite = Environment.GetEnvironmentVariable("EXP_SYNCWRITE") is not null;
-
     public TempMessageFile CreateTempFile() => new(_files.NewTempPath());
 
     public async Task<AppendResult> AppendAsync(long mailboxId, IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken = default)
@@ -227,8 +225,7 @@ internal sealed class SqliteAccountStore : IAccountStore
                 {
                     // On a pool thread, not the caller's: writing on the caller's thread measured slower for IMAP APPEND
                     // with 10 clients (924 vs 1,115 msg/s, bench/imap.sh on an idle machine).
-                    if (ExpSyncWrite) prepared.Add(WriteInPlace(messages[0], single, precreated));
-                    else prepared.Add(await Task.Run(() => WriteInPlace(messages[0], single, precreated), cancellationToken).ConfigureAwait(false));
+                    prepared.Add(await Task.Run(() => WriteInPlace(messages[0], single, precreated), cancellationToken).ConfigureAwait(false));
                 }
                 finally
                 {
