@@ -100,6 +100,36 @@ internal sealed class MessageFiles
         }
     }
 
+    /// <summary>Writes bytes into a pre-created, empty message file and fsyncs it; the folder entry is already durable.</summary>
+    public static void WriteIntoPrecreated(string path, ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux())
+                NativeMethods.WriteExistingEmptyFileDurably(path, bytes);
+            else
+            {
+                using var fs = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0);
+                fs.Write(bytes);
+                fs.Flush(flushToDisk: true);
+            }
+        }
+        catch
+        {
+            TryDelete(path);
+            throw;
+        }
+    }
+
+    /// <summary>Creates an empty file (truncating a leftover of a blob id handed out again after a crash); the caller fsyncs the folder.</summary>
+    public static void CreateEmpty(string path)
+    {
+        if (OperatingSystem.IsLinux())
+            NativeMethods.CreateEmptyFile(path);
+        else
+            using (new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0)) { }
+    }
+
     public static void TryDelete(string path)
     {
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -53,7 +53,7 @@ internal sealed class PrecreatedFiles(MessageFiles files)
                         long id = files.ReserveBlobId();
                         files.EnsureShard(id);
                         string path = files.PathFor(id);
-                        using (new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0)) { }
+                        MessageFiles.CreateEmpty(path);
                         created.Add(id);
                         folders.Add(Path.GetDirectoryName(path)!);
                     }

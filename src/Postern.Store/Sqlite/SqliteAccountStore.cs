@@ -266,7 +266,7 @@ internal sealed class SqliteAccountStore : IAccountStore
         {
             // The directory entry is already durable (see PrecreatedFiles): the file fsync is all it takes.
             string existing = _files.PathFor(id);
-            MessageFiles.WriteDurably(existing, mem.Bytes.Span);
+            MessageFiles.WriteIntoPrecreated(existing, mem.Bytes.Span);
             return new(m, id, existing, mem.Bytes.Length);
         }
         long blobId = _files.ReserveBlobId();

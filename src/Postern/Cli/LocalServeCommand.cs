@@ -14,6 +14,7 @@ using Postern.Queue.Sqlite;
 using Postern.Security.Passwords;
 using Postern.Security.Tls;
 using Postern.Smtp.Delivery;
+using Postern.Serve;
 using Postern.Smtp.Server;
 using Postern.Store.Reports;
 using Postern.Store.Sqlite;
@@ -60,6 +61,7 @@ internal static class LocalServeCommand
         ILogger logger = logs.CreateLogger("postern");
 
         X509Certificate2 certificate = LoadOrCreateCertificate(root);
+        ServerThreads.RaisePoolMinimum();
         await using SqliteMailStore store = SqliteMailStore.Open(Path.Combine(root, "data"));
         if (await store.Directory.GetAccountAsync(AccountName, ct).ConfigureAwait(false) is null)
         {

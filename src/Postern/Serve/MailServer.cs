@@ -65,6 +65,7 @@ internal sealed class MailServer : IAsyncDisposable
     {
         ServerConfig c = _config.Config;
         string data = _config.DataDirectory;
+        ServerThreads.RaisePoolMinimum();
         if (!Directory.Exists(data))
             throw new StartException($"data-dir: {data} does not exist (`postern quickstart` creates it)");
         CheckWritable(data);
