@@ -104,7 +104,7 @@ public class AcmeServeTests
 
         var stop = Cli.Run("stop", "--config", tmp.Sub("postern.conf"));
         Assert.True(stop.ExitCode == 0, stop.Stderr);
-        Assert.True(serve.Process.WaitForExit(30_000), serve.Log);
+        Assert.True(serve.WaitForExit(30_000), serve.Log);
         Assert.Equal(0, serve.Process.ExitCode);
     }
 
@@ -129,7 +129,7 @@ public class AcmeServeTests
         }
         var stop = Cli.Run("stop", "--config", tmp.Sub("postern.conf"));
         Assert.True(stop.ExitCode == 0, stop.Stderr);
-        Assert.True(serve.Process.WaitForExit(30_000), serve.Log);
+        Assert.True(serve.WaitForExit(30_000), serve.Log);
         await Task.CompletedTask;
     }
 

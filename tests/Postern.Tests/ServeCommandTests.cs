@@ -103,7 +103,7 @@ public class ServeCommandTests
 
         var stop = Cli.Run("stop", "--config", conf);
         Assert.True(stop.ExitCode == 0, stop.Stderr + stop.Stdout);
-        Assert.True(serve.Process.WaitForExit(30_000));
+        Assert.True(serve.WaitForExit(30_000));
     }
 
     [Fact]
@@ -123,7 +123,7 @@ public class ServeCommandTests
         Assert.Contains("no message 424242", r.Stderr, StringComparison.Ordinal);
         Assert.True(Directory.Exists(Path.Combine(data, "queue")));
         Assert.Equal(0, Cli.Run("stop", "--config", conf).ExitCode);
-        Assert.True(serve.Process.WaitForExit(30_000));
+        Assert.True(serve.WaitForExit(30_000));
     }
 
     [Fact]
@@ -151,7 +151,7 @@ public class ServeCommandTests
 
         var stop = Cli.Run("stop", "--config", conf);
         Assert.True(stop.ExitCode == 0, stop.Stderr + stop.Stdout);
-        Assert.True(serve.Process.WaitForExit(30_000));
+        Assert.True(serve.WaitForExit(30_000));
         Assert.Equal(0, serve.Process.ExitCode);
         Assert.Contains("stopped", serve.Log, StringComparison.Ordinal);
         Assert.False(File.Exists(tmp.Sub("data/postern.ctl")));
@@ -175,7 +175,7 @@ public class ServeCommandTests
         using var serve = ServeProcess.Start(conf);
         serve.WaitForLog("serving mail.test");
         serve.Terminate();
-        Assert.True(serve.Process.WaitForExit(30_000), serve.Log);
+        Assert.True(serve.WaitForExit(30_000), serve.Log);
         Assert.Equal(0, serve.Process.ExitCode);
         Assert.Contains("stopped", serve.Log, StringComparison.Ordinal);
     }

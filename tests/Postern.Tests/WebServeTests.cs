@@ -132,7 +132,7 @@ public class WebServeTests
 
         var stop = Cli.Run("stop", "--config", conf);
         Assert.True(stop.ExitCode == 0, stop.Stderr);
-        Assert.True(serve.Process.WaitForExit(30_000), serve.Log);
+        Assert.True(serve.WaitForExit(30_000), serve.Log);
         Assert.Equal(0, serve.Process.ExitCode);
     }
 
