@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SMTP benchmark: builds Release, starts `postern localserve` (deliveries are durable: fsync +
 # SQLite commit before each 250) and Postfix's smtp-sink (accepts and discards: the protocol
-# ceiling) on free loopback ports, then, side by side:
+# ceiling) and Postfix with its real queue (bench/postfix-durable.sh: a durable reference) on free
+# loopback ports, then, side by side:
 #   - Postfix's smtp-source: SESSIONS concurrent sessions, one message per connection;
 #   - bench/smtp-load.py: the same with connections reused, giving p50/p99 latency;
 #   - first, on the fresh server: RSS with 1,000 idle sessions, and while a 100 MB message streams in.
