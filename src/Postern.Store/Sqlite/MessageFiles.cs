@@ -85,34 +85,24 @@ internal sealed class MessageFiles
     }
 
     /// <summary>Writes bytes to <paramref name="path"/> (replacing any leftover) and fsyncs the file; the caller fsyncs the folder.</summary>
-    public static void WriteDurably(string path, ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
-            fs.Write(bytes);
-            fs.Flush(flushToDisk: true);
-        }
-        catch
-        {
-            TryDelete(path);
-            throw;
-        }
-    }
+    public static void WriteDurably(string path, ReadOnlySpan<byte> bytes) => Write(path, bytes, FileMode.Create);
 
     /// <summary>Writes bytes into a pre-created, empty message file and fsyncs it; the folder entry is already durable.</summary>
-    public static void WriteIntoPrecreated(string path, ReadOnlySpan<byte> bytes)
+    public static void WriteIntoPrecreated(string path, ReadOnlySpan<byte> bytes) => Write(path, bytes, FileMode.Open);
+
+    // A failed write leaves no file behind (no row refers to it).
+    private static void Write(string path, ReadOnlySpan<byte> bytes, FileMode mode)
     {
         try
         {
-            if (OperatingSystem.IsLinux())
-                NativeMethods.WriteExistingEmptyFileDurably(path, bytes);
-            else
+            if (mode == FileMode.Open && OperatingSystem.IsLinux())
             {
-                using var fs = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0);
-                fs.Write(bytes);
-                fs.Flush(flushToDisk: true);
+                NativeMethods.WriteExistingEmptyFileDurably(path, bytes);
+                return;
             }
+            using var fs = new FileStream(path, mode, FileAccess.Write, FileShare.None, bufferSize: 0);
+            fs.Write(bytes);
+            fs.Flush(flushToDisk: true);
         }
         catch
         {
