@@ -116,6 +116,34 @@ public sealed class PostfixLab : IDisposable
         throw new InvalidOperationException("postfix did not start: " + log);
     }
 
+    /// <summary>
+    /// main.cf lines for an MX that accepts mail for <paramref name="domains"/> and delivers it with virtual(8)
+    /// into one maildir, <c>DIR/mail/box/</c> (the folder is created for the postfix user), and relays for 127/8.
+    /// </summary>
+    public static async Task<string> VirtualMailboxMainCfAsync(string dir, string hostName, IEnumerable<string> domains)
+    {
+        string uid = (await ChildProcess.RunAsync("id", ["-u", "postfix"])).Output.Trim();
+        string gid = (await ChildProcess.RunAsync("id", ["-g", "postfix"])).Output.Trim();
+        string mail = Path.Combine(dir, "mail");
+        Directory.CreateDirectory(mail);
+        await ChildProcess.RunAsync("chown", ["postfix", mail]);
+        return $"""
+            myhostname = {hostName}
+            mydomain = test
+            myorigin = {hostName}
+            mydestination =
+            mynetworks = 127.0.0.0/8
+            smtpd_relay_restrictions = permit_mynetworks, reject
+            smtputf8_enable = yes
+            virtual_mailbox_domains = {string.Join(", ", domains)}
+            virtual_mailbox_base = {mail}
+            virtual_mailbox_maps = static:box/
+            virtual_uid_maps = static:{uid}
+            virtual_gid_maps = static:{gid}
+            virtual_minimum_uid = 1
+            """;
+    }
+
     /// <summary>Makes master re-read its configuration and lookup tables (SIGHUP); new smtpd processes see the change.</summary>
     public Task ReloadAsync()
     {

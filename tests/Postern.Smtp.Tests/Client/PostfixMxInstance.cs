@@ -45,13 +45,9 @@ public sealed class PostfixMxInstance : IDisposable
     /// <summary>Starts Postfix; with <paramref name="tlsKeyPem"/> and <paramref name="tlsChainPem"/> (leaf first, then what it should send) it offers STARTTLS.</summary>
     public static async Task<PostfixMxInstance> StartAsync(IPAddress address, string hostName, IEnumerable<string> domains, string? tlsKeyPem = null, string? tlsChainPem = null)
     {
-        (int _, string uid) = await PeerServers.RunAsync("id", ["-u", "postfix"]);
-        (int _, string gid) = await PeerServers.RunAsync("id", ["-g", "postfix"]);
         PostfixLab lab = await PostfixLab.StartAsync(address, 25, async dir =>
         {
-            string mail = Path.Combine(dir, "mail");
-            Directory.CreateDirectory(mail);
-            await PeerServers.RunAsync("chown", ["postfix", mail]);
+            string mainCf = await PostfixLab.VirtualMailboxMainCfAsync(dir, hostName, domains);
             string tls = "";
             if (tlsKeyPem is not null && tlsChainPem is not null)
             {
@@ -67,21 +63,7 @@ public sealed class PostfixMxInstance : IDisposable
                     smtpd_tls_loglevel = 1
                     """;
             }
-            return $"""
-                myhostname = {hostName}
-                mydomain = test
-                myorigin = {hostName}
-                mydestination =
-                mynetworks = 127.0.0.0/8
-                smtpd_relay_restrictions = permit_mynetworks, reject
-                smtputf8_enable = yes
-                virtual_mailbox_domains = {string.Join(", ", domains)}
-                virtual_mailbox_base = {mail}
-                virtual_mailbox_maps = static:box/
-                virtual_uid_maps = static:{uid.Trim()}
-                virtual_gid_maps = static:{gid.Trim()}
-                virtual_minimum_uid = 1
-                """ + tls;
+            return mainCf + tls;
         });
         return new PostfixMxInstance(lab);
     }

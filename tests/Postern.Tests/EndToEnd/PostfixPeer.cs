@@ -40,26 +40,10 @@ internal sealed class PostfixPeer : IDisposable
     /// <param name="extraMainCf">More main.cf lines (TLS client settings).</param>
     public static async Task<PostfixPeer> StartAsync(IPAddress address, string hostName, IEnumerable<string> mailboxDomains, IEnumerable<string> transports, string extraMainCf = "")
     {
-        string uid = (await ChildProcess.RunAsync("id", ["-u", "postfix"])).Output.Trim(), gid = (await ChildProcess.RunAsync("id", ["-g", "postfix"])).Output.Trim();
         PostfixLab lab = await PostfixLab.StartAsync(address, 25, async dir =>
         {
-            string mail = Path.Combine(dir, "mail");
-            Directory.CreateDirectory(mail);
-            await ChildProcess.RunAsync("chown", ["postfix", mail]);
-            return $"""
-                myhostname = {hostName}
-                mydomain = test
-                myorigin = {hostName}
-                mydestination =
-                mynetworks = 127.0.0.0/8
-                smtpd_relay_restrictions = permit_mynetworks, reject
-                smtputf8_enable = yes
-                virtual_mailbox_domains = {string.Join(", ", mailboxDomains)}
-                virtual_mailbox_base = {mail}
-                virtual_mailbox_maps = static:box/
-                virtual_uid_maps = static:{uid}
-                virtual_gid_maps = static:{gid}
-                virtual_minimum_uid = 1
+            return await PostfixLab.VirtualMailboxMainCfAsync(dir, hostName, mailboxDomains) + $"""
+
                 smtp_address_preference = ipv4
                 transport_maps = inline:{"{"}{string.Join(", ", transports.Select(t => "{ " + t.Replace(" ", " = ", StringComparison.Ordinal) + " }"))}{"}"}
                 {extraMainCf}
