@@ -46,8 +46,19 @@ public sealed class DotDataDecoder(int maxLineLength)
         var reader = new SequenceReader<byte>(buffer);
         try
         {
-            while (reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n', advancePastDelimiter: true))
+            while (true)
             {
+                if (!_skippingLongLine && !LineTooLong)
+                {
+                    // The common case, ordinary lines within one buffer segment, goes in runs (see DecodeRuns);
+                    // what it leaves (a line across segments, anything unusual) takes the line-by-line path below.
+                    bool complete = DecodeRuns(reader.UnreadSpan, sink, out int consumed);
+                    reader.Advance(consumed);
+                    if (complete)
+                        return DataStatus.Complete;
+                }
+                if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n', advancePastDelimiter: true))
+                    break;
                 // line excludes the LF; it must end with the CR of CRLF.
                 if (line.Length == 0 || LastByte(line) != '\r')
                     return DataStatus.BareLineFeed;
@@ -96,6 +107,45 @@ public sealed class DotDataDecoder(int maxLineLength)
         {
             buffer = buffer.Slice(reader.Position);
         }
+    }
+
+    /// <summary>
+    /// Decodes the complete, ordinary lines at the start of <paramref name="span"/> (CRLF-terminated, no other CR
+    /// or LF, within the length limit), writing each run of lines between dot-stuffed ones to the sink in one call.
+    /// Stops before the first line that is incomplete or unusual, which the caller handles line by line, so every
+    /// refusal keeps one code path. Returns true when it consumed the terminating ".".
+    /// </summary>
+    private bool DecodeRuns(ReadOnlySpan<byte> span, IMessageSink sink, out int consumed)
+    {
+        int pos = 0;
+        int runStart = 0;
+        bool complete = false;
+        while (pos < span.Length)
+        {
+            ReadOnlySpan<byte> rest = span[pos..];
+            int cr = rest.IndexOfAny((byte)'\r', (byte)'\n');
+            // Incomplete, a bare LF or CR, or too long (RFC 5321 §4.5.3.1.6): left to the line-by-line path.
+            if (cr < 0 || rest[cr] != '\r' || cr + 1 >= rest.Length || rest[cr + 1] != '\n' || cr + 2 > maxLineLength)
+                break;
+            if (rest[0] == '.')
+            {
+                // RFC 5321 §4.5.2: a leading dot is removed; "." alone ends the data.
+                sink.Write(span[runStart..pos]);
+                if (cr == 1)
+                {
+                    pos += 3;
+                    runStart = pos;
+                    complete = true;
+                    break;
+                }
+                runStart = pos + 1;
+            }
+            pos += cr + 2;
+        }
+        if (pos > runStart)
+            sink.Write(span[runStart..pos]);
+        consumed = pos;
+        return complete;
     }
 
     private static byte FirstByte(in ReadOnlySequence<byte> s) => s.FirstSpan.Length > 0 ? s.FirstSpan[0] : s.Slice(0, 1).ToArray()[0];

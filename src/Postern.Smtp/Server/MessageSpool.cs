@@ -6,6 +6,7 @@
 // The MIME structure is parsed on the fly (Postern.Mail's incremental parser), and the size limit
 // is enforced as bytes arrive: past it, bytes are dropped and the message is refused at the end.
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Postern.Mail;
 using Postern.Smtp.Protocol;
 using Postern.Store;
@@ -19,9 +20,10 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
     private readonly string _tempDirectory;
     private readonly (IMailStore Store, string Account)? _destination;
     private readonly MessageParser _parser = new();
-    // Most mail is a few to a few tens of KiB: starting at 16 KiB saves the grow-and-copy steps (4, 8, 16 KiB,
-    // each a zeroed array) for a typical message; the spool exists only while a message is being received.
-    private ArrayBufferWriter<byte>? _memory = new(16 * 1024);
+    // The in-memory part: a buffer from the shared pool (most mail is a few to a few tens of KiB, so 16 KiB to
+    // start), returned when the spool is disposed, after delivery. Nothing keeps the bytes past that point.
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+    private int _buffered;
     private Stream? _file;
     private IAccountStore? _account;
     private TempMessageFile? _temp;
@@ -54,19 +56,35 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
         if (TooLarge)
             return;
         _parser.Append(bytes);
-        _memory!.Write(bytes);
+        if (_buffer!.Length - _buffered < bytes.Length)
+            Grow(_buffered + bytes.Length);
+        bytes.CopyTo(_buffer.AsSpan(_buffered));
+        _buffered += bytes.Length;
     }
+
+    private void Grow(int needed)
+    {
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 2 * _buffer!.Length));
+        _buffer.AsSpan(0, _buffered).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = bigger;
+    }
+
+    private ReadOnlyMemory<byte> Buffered => _buffer.AsMemory(0, _buffered);
 
     /// <summary>Moves what is buffered to the temporary file once past the memory threshold. Called after each decoding step.</summary>
     public async ValueTask SpillAsync(CancellationToken ct)
     {
-        if (_memory!.WrittenCount == 0 || (_file is null && _memory.WrittenCount < _memoryThreshold))
+        if (_buffered == 0 || (_file is null && _buffered < _memoryThreshold))
             return;
         _file ??= await CreateFileAsync(ct).ConfigureAwait(false);
-        await _file.WriteAsync(_memory.WrittenMemory, ct).ConfigureAwait(false);
-        _memory.ResetWrittenCount();
-        if (_memory.Capacity > 4 * _memoryThreshold)
-            _memory = new ArrayBufferWriter<byte>(_memoryThreshold);
+        await _file.WriteAsync(Buffered, ct).ConfigureAwait(false);
+        _buffered = 0;
+        if (_buffer!.Length > 4 * _memoryThreshold)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = ArrayPool<byte>.Shared.Rent(_memoryThreshold);
+        }
     }
 
     private async ValueTask<Stream> CreateFileAsync(CancellationToken ct)
@@ -105,7 +123,7 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
         MessageStructure structure = _parser.Complete();
         HeaderList headers = _parser.RootHeaders ?? HeaderList.Empty;
         if (_file is null)
-            return new SpooledMessage(structure, headers, _memory!.WrittenMemory, null, Length);
+            return new SpooledMessage(structure, headers, Buffered, null, Length);
         await SpillAsync(ct).ConfigureAwait(false);
         await _file.FlushAsync(ct).ConfigureAwait(false);
         if (_temp is null)
@@ -130,11 +148,17 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
         _temp = null;
         _file = null;
         _account = null;
-        _memory = null;
+        if (_buffer is not null)
+            ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = null;
+        _buffered = 0;
     }
 }
 
-/// <summary>A received message: in memory, or in a temporary file (positioned anywhere; read with <see cref="OpenRead"/>).</summary>
+/// <summary>
+/// A received message: in memory, or in a temporary file (positioned anywhere; read with <see cref="OpenRead"/>).
+/// Valid until its spool is disposed (the memory is the spool's pooled buffer).
+/// </summary>
 internal sealed record SpooledMessage(MessageStructure Structure, HeaderList Headers, ReadOnlyMemory<byte> Memory, FileStream? File, long Length)
 {
     /// <summary>The account's temporary file holding the message, when it was spooled into one (see <see cref="MessageSpool"/>).</summary>
@@ -144,7 +168,9 @@ internal sealed record SpooledMessage(MessageStructure Structure, HeaderList Hea
     public Stream OpenRead()
     {
         if (File is null)
-            return new MemoryStream(Memory.ToArray(), writable: false);
+            return MemoryMarshal.TryGetArray(Memory, out ArraySegment<byte> bytes)
+                ? new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false)
+                : new MemoryStream(Memory.ToArray(), writable: false);
         File.Position = 0;
         return new NonClosingStream(File);
     }

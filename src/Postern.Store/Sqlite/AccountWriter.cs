@@ -213,26 +213,38 @@ internal sealed class WriteContext : IDisposable
         return cmd;
     }
 
-    public int Exec(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
-    {
-        var cmd = Command(sql);
-        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
-        return cmd.ExecuteNonQuery();
-    }
+    public int Exec(string sql, params ReadOnlySpan<(string Name, object? Value)> args) => Bound(sql, args).ExecuteNonQuery();
 
     public object? Scalar(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
     {
-        var cmd = Command(sql);
-        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
-        var r = cmd.ExecuteScalar();
+        var r = Bound(sql, args).ExecuteScalar();
         return r is DBNull ? null : r;
     }
 
-    public SqliteDataReader Query(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
+    public SqliteDataReader Query(string sql, params ReadOnlySpan<(string Name, object? Value)> args) => Bound(sql, args).ExecuteReader();
+
+    /// <summary>The cached command with these arguments. The parameter objects of its last run are reused when the
+    /// names match (the usual case: one statement, one argument list), which saves creating them for every message.</summary>
+    private SqliteCommand Bound(string sql, ReadOnlySpan<(string Name, object? Value)> args)
     {
-        var cmd = Command(sql);
-        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
-        return cmd.ExecuteReader();
+        if (!_commands.TryGetValue(sql, out var cmd))
+        {
+            cmd = Connection.CreateCommand();
+            cmd.CommandText = sql;
+            _commands[sql] = cmd;
+        }
+        cmd.Transaction = Transaction;
+        var ps = cmd.Parameters;
+        bool same = ps.Count == args.Length;
+        for (int i = 0; same && i < args.Length; i++) same = string.Equals(ps[i].ParameterName, args[i].Name, StringComparison.Ordinal);
+        if (same)
+        {
+            for (int i = 0; i < args.Length; i++) ps[i].Value = args[i].Value ?? DBNull.Value;
+            return cmd;
+        }
+        ps.Clear();
+        foreach (var (n, v) in args) ps.AddWithValue(n, v ?? DBNull.Value);
+        return cmd;
     }
 
     public void BeginBatch()
