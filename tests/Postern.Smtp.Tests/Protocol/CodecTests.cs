@@ -60,6 +60,58 @@ public class CodecTests
             Assert.Equal(expected, Decode(input, chunk).Item1);
     }
 
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(byte[] bytes, Segment? previous)
+        {
+            Memory = bytes;
+            if (previous is not null)
+            {
+                RunningIndex = previous.RunningIndex + previous.Memory.Length;
+                previous.Next = this;
+            }
+        }
+    }
+
+    /// <summary>A buffer of several segments, as a pipe hands over data that arrived in several reads.</summary>
+    private static ReadOnlySequence<byte> Segmented(byte[] all, int[] cuts)
+    {
+        Segment? first = null, last = null;
+        int from = 0;
+        foreach (int to in cuts.Append(all.Length))
+        {
+            last = new Segment(all[from..to], last);
+            first ??= last;
+            from = to;
+        }
+        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
+    }
+
+    [Fact]
+    public void Decoder_gives_the_same_message_whichever_way_lines_fall_across_buffer_segments()
+    {
+        // Long runs of ordinary lines (decoded in runs), dot-stuffed lines, and an overlong line (refused at the end).
+        string body = string.Concat(Enumerable.Range(0, 40).Select(i => i % 7 == 3 ? "..dot " + i + "\r\n" : "line " + i + " of the message\r\n"));
+        byte[] input = Encoding.ASCII.GetBytes(body + ".\r\nMAIL FROM:<next@example.org>\r\n");
+        string expected = body.Replace("\r\n..", "\r\n.", StringComparison.Ordinal);
+        expected = expected.StartsWith("..", StringComparison.Ordinal) ? expected[1..] : expected;
+        var random = new Random(7);
+        for (int round = 0; round < 200; round++)
+        {
+            int[] cuts = Enumerable.Range(0, random.Next(1, 6)).Select(_ => random.Next(1, input.Length)).Distinct().Order().ToArray();
+            var seq = Segmented(input, cuts);
+            var sink = new Sink();
+            Assert.Equal(DataStatus.Complete, new DotDataDecoder(1000).Decode(ref seq, sink));
+            Assert.Equal(expected, Encoding.ASCII.GetString(sink.Data.ToArray()));
+            Assert.Equal("MAIL FROM:<next@example.org>\r\n", Encoding.ASCII.GetString(seq.ToArray()));
+        }
+        string overlong = "a\r\n" + new string('x', 120) + "\r\nb\r\n.\r\n";
+        var longSeq = Segmented(Encoding.ASCII.GetBytes(overlong), [2, 50]);
+        var decoder = new DotDataDecoder(100);
+        Assert.Equal(DataStatus.Complete, decoder.Decode(ref longSeq, new Sink()));
+        Assert.True(decoder.LineTooLong);
+    }
+
     [Fact]
     public void Decoder_drops_overlong_lines_with_bounded_buffering()
     {
