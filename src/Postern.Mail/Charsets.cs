@@ -81,6 +81,9 @@ public static class Charsets
         }
     }
 
+    /// <summary>Whether <see cref="Decode"/> reads text of <paramref name="charset"/> as UTF-8 (UTF-8 itself, or no charset it knows).</summary>
+    public static bool DecodesAsUtf8(string? charset) => Find(charset) is not { } enc || ReferenceEquals(enc, Utf8);
+
     /// <summary>UTF-8 if valid (RFC 6532), otherwise windows-1252 so that 8-bit garbage stays readable.</summary>
     public static string DecodeUtf8OrLatin(ReadOnlySpan<byte> bytes)
     {

@@ -94,7 +94,10 @@ public static class MessageText
     }
 
     /// <summary>Collapses whitespace and cuts to <see cref="PreviewLength"/> characters (RFC 8970 §3).</summary>
-    public static string MakePreview(string text)
+    public static string MakePreview(string text) => MakePreview(text.AsSpan());
+
+    /// <summary>Collapses whitespace and cuts to <see cref="PreviewLength"/> characters (RFC 8970 §3).</summary>
+    public static string MakePreview(ReadOnlySpan<char> text)
     {
         var sb = new StringBuilder(Math.Min(text.Length, PreviewLength + 1));
         bool space = false;
@@ -151,11 +154,58 @@ internal sealed class PreviewCapture
         if (_length >= max) _done = true;
     }
 
+    // Plain text: the first bytes usually hold the whole preview, so they are decoded first (every stored message gets a
+    // preview); a preview that comes out short is made again from everything captured. The last few characters of the
+    // first try are left out, in case the cut spoiled them.
+    private const int FirstTryBytes = 512;
+    private const int CutMargin = 8;
+
     public string? Build()
     {
         if (_target is null) return null;
-        int len = (int)Math.Min(_length, Math.Max(0, _target.End - _target.BodyStart));
-        var text = MessageText.DecodeText(_buffer.AsSpan(0, len), _target.ContentTransferEncoding, _target.Charset, _target.MediaSubtype == "html");
-        return MessageText.MakePreview(text);
+        long bodyLength = Math.Max(0, _target.End - _target.BodyStart);
+        int len = (int)Math.Min(_length, bodyLength);
+        if (_target.MediaSubtype != "html" && len > FirstTryBytes)
+        {
+            string start = Decode(_buffer.AsSpan(0, FirstTryBytes), truncated: true);
+            if (start.Length > CutMargin)
+            {
+                string preview = MessageText.MakePreview(start.AsSpan(0, start.Length - CutMargin));
+                if (preview.Length == MessageText.PreviewLength) return preview;
+            }
+        }
+        return MessageText.MakePreview(Decode(_buffer.AsSpan(0, len), truncated: len < bodyLength));
+    }
+
+    private string Decode(ReadOnlySpan<byte> encoded, bool truncated)
+    {
+        // A cut body is decoded up to its last whole line, so that no quoted-printable escape or base64 quantum is split.
+        if (truncated)
+        {
+            if (encoded.LastIndexOf((byte)'\n') is int lf and > 0) encoded = encoded[..(lf + 1)];
+            else if (string.Equals(_target!.ContentTransferEncoding, "quoted-printable", StringComparison.OrdinalIgnoreCase)
+                && encoded[Math.Max(0, encoded.Length - 2)..].IndexOf((byte)'=') is int eq and >= 0)
+                encoded = encoded[..(Math.Max(0, encoded.Length - 2) + eq)];
+        }
+        ReadOnlySpan<byte> bytes = TransferDecoding.Decode(encoded, _target!.ContentTransferEncoding);
+        // A cut inside a multi-byte character would make the whole text invalid UTF-8, which is then read as windows-1252.
+        if (truncated && Charsets.DecodesAsUtf8(_target.Charset)) bytes = bytes[..CompleteUtf8Length(bytes)];
+        string text = Charsets.Decode(bytes, _target.Charset);
+        return _target.MediaSubtype == "html" ? MessageText.StripHtml(text) : text;
+    }
+
+    /// <summary>The length of <paramref name="bytes"/> without a UTF-8 sequence cut off at its end (RFC 3629 §3).</summary>
+    internal static int CompleteUtf8Length(ReadOnlySpan<byte> bytes)
+    {
+        int i = bytes.Length - 1, continuation = 0;
+        while (i >= 0 && continuation < 3 && (bytes[i] & 0xC0) == 0x80)
+        {
+            i--;
+            continuation++;
+        }
+        if (i < 0) return bytes.Length;
+        byte lead = bytes[i];
+        int needed = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        return needed > continuation + 1 ? i : bytes.Length;
     }
 }
