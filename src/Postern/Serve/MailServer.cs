@@ -87,10 +87,12 @@ internal sealed class MailServer : IAsyncDisposable
             throw new StartException($"data-dir: cannot open the store in {data}: {e.Message}");
         }
 
-        // The domains known at start get ACME certificates for their web names (mta-sts., autoconfig.).
-        var domains = (await _store.Directory.ListDomainsAsync(cancellationToken).ConfigureAwait(false)).Select(d => d.Name).ToList();
+        // The domains get ACME certificates for their web names (mta-sts., autoconfig., autodiscover.):
+        // those known now at once; those added or removed later when the domain check sees them (AcmeService.Start).
+        var domains = (await ListDomainNamesAsync(cancellationToken).ConfigureAwait(false)).ToList();
         _acme = AcmeService.Create(_config, _logger, domains);
         var certificates = new Dictionary<string, CertificateSelector>();
+        var configuredFiles = new Dictionary<string, List<CertificateFiles>>();
         foreach (var (name, l) in c.Listeners)
         {
             if (l.Tls.KeyCerts.Count == 0 && !l.Tls.Acme) continue;
@@ -99,7 +101,8 @@ internal sealed class MailServer : IAsyncDisposable
                 // The ACME certificate (when the listener uses ACME) comes first, then the configured files.
                 var files = new List<CertificateFiles>();
                 if (_acme is not null && _acme.Files.TryGetValue(name, out var acmeFiles)) files.AddRange(acmeFiles);
-                files.AddRange(l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile))));
+                configuredFiles[name] = [.. l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile)))];
+                files.AddRange(configuredFiles[name]);
                 var selector = new CertificateSelector(files);
                 selector.ReloadFailed = (files, e) => _logger.LogError("certificate reload failed cert={Cert} key={Key} error={Error}; the previous certificate stays in use", files.CertificatePath, files.KeyPath, e.Message);
                 certificates[name] = selector;
@@ -188,7 +191,23 @@ internal sealed class MailServer : IAsyncDisposable
 
         if (_acme is not null)
         {
-            _acme.Start();
+            // A domain added or removed while running: the listeners' selectors get the new set of files.
+            _acme.FilesChanged = acmeFiles =>
+            {
+                foreach (var (name, files) in acmeFiles)
+                {
+                    if (!certificates.TryGetValue(name, out var selector)) continue;
+                    try
+                    {
+                        selector.ReplaceFiles([.. files, .. configuredFiles[name]]);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+                    {
+                        _logger.LogError("listener={Listener} certificates not updated for the domains: {Error}; the previous ones stay in use", name, e.Message);
+                    }
+                }
+            };
+            _acme.Start(ListDomainNamesAsync);
             Endpoints.AddRange(_acme.Endpoints);
         }
 
@@ -356,6 +375,9 @@ internal sealed class MailServer : IAsyncDisposable
         _web.Add(web);
         Endpoints.AddRange(web.BoundEndPoints.Select(b => $"{name}: {b.Scheme} {b.EndPoint}"));
     }
+
+    private async Task<IReadOnlyList<string>> ListDomainNamesAsync(CancellationToken cancellationToken) =>
+        [.. (await _store!.Directory.ListDomainsAsync(cancellationToken).ConfigureAwait(false)).Select(d => d.Name)];
 
     private void RecordDmarcEvaluation(IncomingMessage message, MessageAuthentication result) =>
         _dmarcEvaluations?.Record(DmarcEvaluationRecord.From(result, message.Recipients, DateTimeOffset.UtcNow));
