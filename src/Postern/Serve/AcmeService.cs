@@ -249,16 +249,18 @@ internal sealed class AcmeService : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Reads the domain list (<paramref name="listDomains"/>) and applies it (<see cref="UpdateDomains"/>).</summary>
-    public async Task CheckDomainsAsync(Func<CancellationToken, Task<IReadOnlyList<string>>> listDomains, CancellationToken cancellationToken)
+    /// <summary>Reads the domain list (<paramref name="listDomains"/>; null: unchanged) and applies it (<see cref="UpdateDomains"/>).</summary>
+    public async Task CheckDomainsAsync(Func<CancellationToken, Task<IReadOnlyList<string>?>> listDomains, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(listDomains);
-        UpdateDomains(await listDomains(cancellationToken).ConfigureAwait(false));
+        if (await listDomains(cancellationToken).ConfigureAwait(false) is { } domains) UpdateDomains(domains);
     }
 
     /// <summary>Binds the challenge listeners (throws <see cref="StartException"/>) and starts issuing and renewing in the background.</summary>
-    /// <param name="listDomains">The mail domains now, read every <see cref="DomainCheckInterval"/> while a listener serves web names.</param>
-    public void Start(Func<CancellationToken, Task<IReadOnlyList<string>>>? listDomains = null)
+    /// <param name="listDomains">
+    /// The mail domains now (null when they cannot have changed), asked every <see cref="DomainCheckInterval"/> while a listener serves web names.
+    /// </param>
+    public void Start(Func<CancellationToken, Task<IReadOnlyList<string>?>>? listDomains = null)
     {
         ServerConfig c = _config.Config;
         var ips = c.Listeners.Values.Where(l => l.Tls.Acme).SelectMany(l => l.Ips).Distinct().ToList();

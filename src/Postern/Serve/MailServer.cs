@@ -34,6 +34,7 @@ internal sealed class MailServer : IAsyncDisposable
     private DnsResolver? _dns;
     private ControlSocket? _control;
     private AcmeService? _acme;
+    private DirectoryChangeCheck? _directoryChanges;
     private DmarcEvaluationRecorder? _dmarcEvaluations;
     private SqliteDmarcEvaluationStore? _dmarcStore;
     private TlsResultRecorder? _tlsResults;
@@ -207,7 +208,10 @@ internal sealed class MailServer : IAsyncDisposable
                     }
                 }
             };
-            _acme.Start(ListDomainNamesAsync);
+            // The domain list is read again only when the global database changed (DirectoryChangeCheck).
+            _directoryChanges = new DirectoryChangeCheck(Path.Combine(data, "postern.db"));
+            var changes = _directoryChanges;
+            _acme.Start(async ct => changes.HasChanged() ? await ListDomainNamesAsync(ct).ConfigureAwait(false) : null);
             Endpoints.AddRange(_acme.Endpoints);
         }
 
@@ -484,6 +488,8 @@ internal sealed class MailServer : IAsyncDisposable
         if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
         _acme = null;
+        _directoryChanges?.Dispose();
+        _directoryChanges = null;
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
         if (_reports is not null) await _reports.DisposeAsync().ConfigureAwait(false);
