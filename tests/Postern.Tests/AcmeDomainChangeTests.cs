@@ -79,6 +79,33 @@ public class AcmeDomainChangeTests
     }
 
     [Fact]
+    public async Task A_check_that_failed_reads_the_list_again_at_the_next_one_though_nothing_changed_since()
+    {
+        using var tmp = new TempFolder();
+        await using var acme = AcmeService.Create(Load(tmp, https: true), NullLogger.Instance, []);
+        Assert.NotNull(acme);
+        // The placeholder cannot be written: its temporary file's name is taken by a folder.
+        string blocker = tmp.Sub("data/acme/certs/mta-sts.new.test.ecdsa-p256.pem.tmp");
+        Directory.CreateDirectory(blocker);
+        int lists = 0;
+        Task<IReadOnlyList<string>> List(CancellationToken _)
+        {
+            lists++;
+            return Task.FromResult<IReadOnlyList<string>>(["new.test"]);
+        }
+        bool changed = true;
+        await Assert.ThrowsAnyAsync<Exception>(() => acme.CheckDomainsAsync(List, () => changed, CancellationToken.None));
+        Assert.Empty(acme.Domains);
+        changed = false;
+        Directory.Delete(blocker);
+        await acme.CheckDomainsAsync(List, () => changed, CancellationToken.None);
+        Assert.Equal(["new.test"], acme.Domains);
+        Assert.Equal(2, lists);
+        await acme.CheckDomainsAsync(List, () => changed, CancellationToken.None); // unchanged: not read
+        Assert.Equal(2, lists);
+    }
+
+    [Fact]
     public async Task Without_the_web_listener_domains_get_no_certificates()
     {
         using var tmp = new TempFolder();

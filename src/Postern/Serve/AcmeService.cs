@@ -44,6 +44,7 @@ internal sealed class AcmeService : IAsyncDisposable
     private volatile IReadOnlyDictionary<string, List<CertificateFiles>> _files;
     private Task? _run;
     private Task? _domainWatch;
+    private bool _domainCheckFailed;
 
     /// <summary>Where and on which key the certificates are, and which listeners have which.</summary>
     /// <param name="Hosts">The host-name certificates of each ACME listener, by listener name (fixed for the run).</param>
@@ -249,18 +250,24 @@ internal sealed class AcmeService : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Reads the domain list (<paramref name="listDomains"/>; null: unchanged) and applies it (<see cref="UpdateDomains"/>).</summary>
-    public async Task CheckDomainsAsync(Func<CancellationToken, Task<IReadOnlyList<string>?>> listDomains, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the domain list (<paramref name="listDomains"/>) and applies it (<see cref="UpdateDomains"/>), when
+    /// <paramref name="changed"/> (null: always) says the directory changed or the previous check failed.
+    /// </summary>
+    public async Task CheckDomainsAsync(Func<CancellationToken, Task<IReadOnlyList<string>>> listDomains, Func<bool>? changed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(listDomains);
-        if (await listDomains(cancellationToken).ConfigureAwait(false) is { } domains) UpdateDomains(domains);
+        if (changed is not null && !changed() && !_domainCheckFailed) return;
+        // Until this check has completed, the next one reads the list whatever changed() says.
+        _domainCheckFailed = true;
+        UpdateDomains(await listDomains(cancellationToken).ConfigureAwait(false));
+        _domainCheckFailed = false;
     }
 
     /// <summary>Binds the challenge listeners (throws <see cref="StartException"/>) and starts issuing and renewing in the background.</summary>
-    /// <param name="listDomains">
-    /// The mail domains now (null when they cannot have changed), asked every <see cref="DomainCheckInterval"/> while a listener serves web names.
-    /// </param>
-    public void Start(Func<CancellationToken, Task<IReadOnlyList<string>?>>? listDomains = null)
+    /// <param name="listDomains">The mail domains now, read every <see cref="DomainCheckInterval"/> while a listener serves web names.</param>
+    /// <param name="domainsChanged">Whether the domains may have changed since it was last asked (null: read the list every time).</param>
+    public void Start(Func<CancellationToken, Task<IReadOnlyList<string>>>? listDomains = null, Func<bool>? domainsChanged = null)
     {
         ServerConfig c = _config.Config;
         var ips = c.Listeners.Values.Where(l => l.Tls.Acme).SelectMany(l => l.Ips).Distinct().ToList();
@@ -292,7 +299,7 @@ internal sealed class AcmeService : IAsyncDisposable
         _run = Task.Run(() => _manager.RunAsync(_stop.Token));
         if (listDomains is not null && _layout.WebListeners.Count > 0)
         {
-            _domainWatch = Task.Run(() => Postern.Store.PeriodicRun.LoopAsync(ct => CheckDomainsAsync(listDomains, ct), () => DomainCheckInterval,
+            _domainWatch = Task.Run(() => Postern.Store.PeriodicRun.LoopAsync(ct => CheckDomainsAsync(listDomains, domainsChanged, ct), () => DomainCheckInterval,
                 TimeProvider.System, _logger, "acme domain check", _stop.Token));
         }
     }

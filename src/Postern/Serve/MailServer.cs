@@ -210,8 +210,7 @@ internal sealed class MailServer : IAsyncDisposable
             };
             // The domain list is read again only when the global database changed (DirectoryChangeCheck).
             _directoryChanges = new DirectoryChangeCheck(Path.Combine(data, "postern.db"));
-            var changes = _directoryChanges;
-            _acme.Start(async ct => changes.HasChanged() ? await ListDomainNamesAsync(ct).ConfigureAwait(false) : null);
+            _acme.Start(ListDomainNamesAsync, _directoryChanges.HasChanged);
             Endpoints.AddRange(_acme.Endpoints);
         }
 
