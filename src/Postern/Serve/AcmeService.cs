@@ -10,9 +10,10 @@
 // keeps retrying with backoff while the authority is down or refuses.
 //
 // Mail domains come and go while the server runs (`postern config domain add` from another
-// process): every DomainCheckInterval the domain list is read again, and a change gives the new
-// domains their web-name certificates (a placeholder at once, then issued) and takes those of
-// removed domains out of the listeners and of renewal (FilesChanged tells the listeners).
+// process): every DomainCheckInterval the domain list is read again (when the directory database
+// changed, see DirectoryChangeCheck), and a change gives the new domains their web-name
+// certificates (a placeholder at once, then issued) and takes those of removed domains out of
+// the listeners and of renewal (FilesChanged tells the listeners).
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
