@@ -108,6 +108,117 @@ public class AcmeServeTests
         Assert.Equal(0, serve.Process.ExitCode);
     }
 
+    /// <summary>The certificate served on <paramref name="port"/> for <paramref name="sni"/> once <paramref name="wanted"/> holds, polled for at most 120 s.</summary>
+    private static async Task<X509Certificate2> ServedWhenAsync(int port, string sni, Func<X509Certificate2, bool> wanted, PosternServeProcess serve, string what)
+    {
+        var until = DateTime.UtcNow.AddSeconds(120);
+        while (true)
+        {
+            var served = ServedCertificate(port, sni);
+            if (wanted(served)) return served;
+            served.Dispose();
+            Assert.True(DateTime.UtcNow < until, $"{what} (SNI {sni}):\n{serve.Log}");
+            await Task.Delay(250);
+        }
+    }
+
+    [Fact]
+    public async Task A_domain_added_while_serve_runs_gets_its_web_names_certified_and_a_removed_one_loses_them()
+    {
+        await using var lab = await PebbleLab.StartAsync();
+        using var tmp = new TempFolder();
+        string data = tmp.Sub("data");
+        Directory.CreateDirectory(data);
+        Cli.AddAccount(data, "alice"); // creates the store
+        var added = Cli.Run("config", "domain", "add", "postern.test", "--dir", data);
+        Assert.True(added.ExitCode == 0, added.Stderr + added.Stdout);
+        int imaps = FreePort(), https = FreePort();
+        // http-01 through the web listener's http port; https on a port of its own.
+        string conf = tmp.Sub("postern.conf");
+        File.WriteAllText(conf, $"""
+            hostname: mail.postern.test
+            data-dir: data
+            shutdown-grace-seconds: 2
+            listeners:
+              local:
+                ips: [127.0.0.1]
+                tls:
+                  acme: true
+                imaps:
+                  enabled: true
+                  port: {imaps}
+                https:
+                  enabled: true
+                  port: {https}
+                http:
+                  enabled: true
+                  port: {lab.HttpPort}
+            acme:
+              directory-url: {lab.DirectoryUri}
+              contact-email: postmaster@postern.test
+              trusted-ca-file: {lab.TrustedRootFile}
+              tls-alpn-port: 0
+              http-port: {lab.HttpPort}
+            """);
+        var test = Cli.Run("config", "test", "--config", conf);
+        Assert.True(test.ExitCode == 0, test.Stderr + test.Stdout);
+
+        using var serve = ServeProcess.Start(conf);
+        serve.WaitForLog("serving mail.postern.test");
+        serve.WaitForLog("acme obtained certificate=mta-sts.postern.test");
+
+        // While it runs: a new domain, from another process.
+        added = Cli.Run("config", "domain", "add", "newdomain.test", "--dir", data);
+        Assert.True(added.ExitCode == 0, added.Stderr + added.Stdout);
+        serve.WaitForLog("acme domain added domain=newdomain.test");
+        serve.WaitForLog("acme obtained certificate=mta-sts.newdomain.test");
+        using var root = await lab.IssuingRootAsync();
+        using (var served = await ServedWhenAsync(https, "mta-sts.newdomain.test", c => c.MatchesHostname("mta-sts.newdomain.test") && c.Subject != c.Issuer, serve,
+                   "the issued certificate of the new domain was not served"))
+        {
+            Assert.True(served.MatchesHostname("autoconfig.newdomain.test"));
+            Assert.True(served.MatchesHostname("autodiscover.newdomain.test"));
+            Assert.Equal(HostKeySpki(data), served.PublicKey.ExportSubjectPublicKeyInfo());
+            var chain = new X509Certificate2Collection();
+            chain.ImportFromPemFile(Path.Combine(data, "acme/certs/mta-sts.newdomain.test.ecdsa-p256.pem"));
+            using var x = new X509Chain();
+            x.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            x.ChainPolicy.CustomTrustStore.Add(root);
+            x.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            x.ChainPolicy.ExtraStore.AddRange(chain);
+            Assert.True(x.Build(served));
+        }
+        // The MTA-STS policy of the new domain, over https with SNI, on that certificate.
+        using (var client = new TcpClient("127.0.0.1", https))
+        using (var ssl = new SslStream(client.GetStream(), false, (_, _, _, errors) => (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0))
+        {
+            await ssl.AuthenticateAsClientAsync("mta-sts.newdomain.test");
+            await ssl.WriteAsync(Encoding.ASCII.GetBytes("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.newdomain.test\r\nConnection: close\r\n\r\n"));
+            using var reader = new StreamReader(ssl, Encoding.ASCII);
+            string response = await reader.ReadToEndAsync();
+            Assert.StartsWith("HTTP/1.1 200", response, StringComparison.Ordinal);
+            Assert.Contains("version: STSv1", response, StringComparison.Ordinal);
+        }
+
+        // Removed while it runs: its names are no longer served (the host certificate answers) nor renewed.
+        var removed = Cli.Run("config", "domain", "rm", "newdomain.test", "--dir", data);
+        Assert.True(removed.ExitCode == 0, removed.Stderr + removed.Stdout);
+        serve.WaitForLog("acme domain removed domain=newdomain.test");
+        using (var served = await ServedWhenAsync(https, "mta-sts.newdomain.test", c => !c.MatchesHostname("mta-sts.newdomain.test"), serve,
+                   "the removed domain's certificate is still served"))
+        {
+            Assert.True(served.MatchesHostname("mail.postern.test"));
+        }
+        // The domain of the start is untouched.
+        using (var served = ServedCertificate(https, "mta-sts.postern.test"))
+            Assert.True(served.MatchesHostname("mta-sts.postern.test"));
+
+        var stop = Cli.Run("stop", "--config", conf);
+        Assert.True(stop.ExitCode == 0, stop.Stderr);
+        Assert.True(serve.WaitForExit(30_000), serve.Log);
+        Assert.Equal(0, serve.Process.ExitCode);
+    }
+
     [Fact]
     public async Task Acme_server_down_serve_keeps_running_on_the_placeholder_and_says_it_retries()
     {

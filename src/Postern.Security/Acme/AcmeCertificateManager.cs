@@ -7,6 +7,10 @@
 // for another key, lacking a name, or within RenewBefore (30 days) of its end. A failure is
 // retried after FirstRetryDelay, doubling up to MaxRetryDelay, so a CA that is down or refuses
 // is not hammered while the server keeps serving what it has.
+//
+// The set of certificates can change while RunAsync runs (a mail domain added to or removed from a
+// running server, see SetCertificates): a new one is issued at once, a removed one is no longer
+// renewed (its file stays, for when the names come back).
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
@@ -59,7 +63,9 @@ public sealed class AcmeCertificateManager : IDisposable
     public const string AccountKeyFile = "account-key.pem";
 
     private readonly AcmeManagerOptions _options;
-    private readonly IReadOnlyList<AcmeManagedCertificate> _certificates;
+    private volatile IReadOnlyList<AcmeManagedCertificate> _certificates;
+    private readonly Lock _wakeLock = new();
+    private CancellationTokenSource _wake = new();
     private readonly ILogger _logger;
     private readonly Dictionary<string, (int Failures, DateTimeOffset NextAttempt, string Error)> _failures = [];
     private readonly SemaphoreSlim _busy = new(1, 1);
@@ -73,11 +79,31 @@ public sealed class AcmeCertificateManager : IDisposable
         ArgumentNullException.ThrowIfNull(certificates);
         if (options.Responders.Count == 0) throw new ArgumentException("at least one challenge responder is needed", nameof(options));
         _options = options;
-        _certificates = certificates;
+        _certificates = [.. certificates];
         _logger = logger ?? NullLogger.Instance;
     }
 
     private TimeProvider Time => _options.Client.Time;
+
+    /// <summary>The certificates kept issued now.</summary>
+    public IReadOnlyList<AcmeManagedCertificate> Certificates => _certificates;
+
+    /// <summary>
+    /// Keeps <paramref name="certificates"/> issued from now on instead of the previous set: those
+    /// new to it are due at once (<see cref="RunAsync"/> wakes up for them), those left out are no
+    /// longer renewed and their errors are forgotten. Certificates are the same when their names are.
+    /// </summary>
+    public void SetCertificates(IReadOnlyList<AcmeManagedCertificate> certificates)
+    {
+        ArgumentNullException.ThrowIfNull(certificates);
+        _certificates = [.. certificates];
+        var names = certificates.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        lock (_failures)
+        {
+            foreach (var gone in _failures.Keys.Where(n => !names.Contains(n)).ToList()) _failures.Remove(gone);
+        }
+        lock (_wakeLock) _wake.Cancel();
+    }
 
     /// <summary>The last error of each certificate that is failing, by name.</summary>
     public IReadOnlyDictionary<string, string> Errors
@@ -124,10 +150,18 @@ public sealed class AcmeCertificateManager : IDisposable
     /// Writes a self-signed certificate on the key for each certificate whose file is missing, so
     /// TLS listeners can start before the CA has issued one. Returns the names written.
     /// </summary>
-    public IReadOnlyList<string> WritePlaceholders()
+    public IReadOnlyList<string> WritePlaceholders() => WritePlaceholders(_certificates, Time);
+
+    /// <summary>
+    /// Writes a self-signed certificate on the key for each of <paramref name="certificates"/> whose
+    /// file is missing (valid from <paramref name="time"/>'s now for 90 days). Returns the names written.
+    /// </summary>
+    public static IReadOnlyList<string> WritePlaceholders(IEnumerable<AcmeManagedCertificate> certificates, TimeProvider time)
     {
+        ArgumentNullException.ThrowIfNull(certificates);
+        ArgumentNullException.ThrowIfNull(time);
         var written = new List<string>();
-        foreach (var c in _certificates)
+        foreach (var c in certificates)
         {
             if (File.Exists(c.CertificatePath)) continue;
             var subject = new X500DistinguishedName("CN=" + c.DnsNames[0].Replace(",", "", StringComparison.Ordinal).Replace("=", "", StringComparison.Ordinal));
@@ -141,7 +175,7 @@ public sealed class AcmeCertificateManager : IDisposable
             foreach (var n in c.DnsNames) san.AddDnsName(n);
             req.CertificateExtensions.Add(san.Build());
             req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-            var now = Time.GetUtcNow();
+            var now = time.GetUtcNow();
             using var cert = req.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(90));
             WriteDurably(c.CertificatePath, cert.ExportCertificatePem() + "\n");
             written.Add(c.Name);
@@ -170,7 +204,13 @@ public sealed class AcmeCertificateManager : IDisposable
                 if (NextAttempt(c.Name) is { } next && next > now) continue;
                 await IssueAsync(c, reason, cancellationToken).ConfigureAwait(false);
             }
-            lock (_failures) return _failures.Count == 0;
+            // A certificate taken out (SetCertificates) while it was being issued leaves no error behind.
+            var names = _certificates.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+            lock (_failures)
+            {
+                foreach (var gone in _failures.Keys.Where(n => !names.Contains(n)).ToList()) _failures.Remove(gone);
+                return _failures.Count == 0;
+            }
         }
         finally
         {
@@ -287,13 +327,25 @@ public sealed class AcmeCertificateManager : IDisposable
             }
             var sleep = wake - now;
             if (sleep < TimeSpan.FromSeconds(1)) sleep = TimeSpan.FromSeconds(1);
+            CancellationTokenSource woken;
+            lock (_wakeLock) woken = _wake;
+            using var sleeping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, woken.Token);
             try
             {
-                await Task.Delay(sleep, Time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(sleep, Time, sleeping.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                return;
+                if (cancellationToken.IsCancellationRequested) return;
+                // SetCertificates: a fresh wake-up source for the next sleep, then renew what is new.
+                lock (_wakeLock)
+                {
+                    if (_wake.IsCancellationRequested)
+                    {
+                        _wake.Dispose();
+                        _wake = new CancellationTokenSource();
+                    }
+                }
             }
         }
     }
@@ -335,5 +387,6 @@ public sealed class AcmeCertificateManager : IDisposable
         _client?.Dispose();
         _accountKey?.Dispose();
         _busy.Dispose();
+        lock (_wakeLock) _wake.Dispose();
     }
 }

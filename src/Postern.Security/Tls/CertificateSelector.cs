@@ -16,10 +16,12 @@ public sealed record CertificateFiles(string CertificatePath, string KeyPath);
 /// The intermediate certificates after the leaf in a chain file are sent with it
 /// (<see cref="SelectContext"/>): clients such as Postfix or Python's ssl never fetch a missing
 /// intermediate, so a leaf alone from an ACME CA fails their verification (RFC 8446 §4.4.2).
+/// The set of files itself can change while connections run (<see cref="ReplaceFiles"/>), when a
+/// running server gains or loses the certificate of a mail domain.
 /// </summary>
 public sealed class CertificateSelector
 {
-    private readonly Entry[] _entries;
+    private volatile Entry[] _entries;
     private readonly TimeProvider _time;
     private long _nextCheck;
 
@@ -40,6 +42,25 @@ public sealed class CertificateSelector
     /// <summary>Called with the files and the error when a changed file could not be loaded.</summary>
     public Action<CertificateFiles, Exception>? ReloadFailed { get; set; }
 
+    /// <summary>The files in use, in order.</summary>
+    public IReadOnlyList<CertificateFiles> Files => [.. _entries.Select(e => e.Files)];
+
+    /// <summary>
+    /// Uses <paramref name="files"/> from now on, in that order: pairs already in use are kept as
+    /// loaded, new ones are loaded now. Throws with the file's name when a new pair cannot be
+    /// loaded; the previous set then stays in use. Handshakes under way finish on what they chose.
+    /// </summary>
+    public void ReplaceFiles(IReadOnlyList<CertificateFiles> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        if (files.Count == 0) throw new ArgumentException("at least one certificate is needed", nameof(files));
+        var current = _entries;
+        var next = new Entry[files.Count];
+        for (int i = 0; i < files.Count; i++)
+            next[i] = Array.Find(current, e => e.Files == files[i]) ?? new Entry(files[i], Load(files[i]));
+        _entries = next;
+    }
+
     /// <summary>The certificates in use, in configuration order.</summary>
     public IEnumerable<X509Certificate2> Certificates => _entries.Select(e => e.Certificate);
 
@@ -58,16 +79,17 @@ public sealed class CertificateSelector
     private Entry SelectEntry(string? hostName)
     {
         ReloadIfChanged();
+        var entries = _entries;
         if (!string.IsNullOrEmpty(hostName))
         {
             string name = hostName.TrimEnd('.').ToLowerInvariant();
-            foreach (var e in _entries)
+            foreach (var e in entries)
             {
                 if (e.Names.Any(n => Matches(n, name)))
                     return e;
             }
         }
-        return _entries[0];
+        return entries[0];
     }
 
     private static bool Matches(string pattern, string name)

@@ -86,4 +86,14 @@ public static partial class ReportsSchema
             PRIMARY KEY (report, policy_position, position)
         ) WITHOUT ROWID;
         """;
+
+    /// <summary>
+    /// Step: the received reports by arrival time, so that the daily retention clean-up
+    /// (IncomingReportRetention, SqliteIncomingReportStore.DeleteReceivedBatchAsync) reads only
+    /// the reports old enough to go instead of the whole tables.
+    /// </summary>
+    private const string IncomingReportsReceivedIndexStep = """
+        CREATE INDEX dmarc_report_received ON dmarc_report(received);
+        CREATE INDEX tls_report_received ON tls_report(received);
+        """;
 }

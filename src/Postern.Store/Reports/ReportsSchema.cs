@@ -21,6 +21,7 @@ public static partial class ReportsSchema
         DmarcEvaluationsStep, // 1
         TlsResultsStep, // 2 (outgoing TLS results, sent-report bookkeeping)
         IncomingReportsStep, // 3 (reports received)
+        IncomingReportsReceivedIndexStep, // 4 (received reports by arrival, for the retention clean-up)
     ];
 
     /// <summary>Schema version this code writes and reads.</summary>

@@ -151,25 +151,31 @@ public sealed class SqliteIncomingReportStore : IIncomingReportStore
     /// <summary>Deletes the oldest reports of <paramref name="table"/> received before <paramref name="before"/> (Unix ms), within the batch bounds.</summary>
     private static int DeleteOldest(SqliteConnection c, SqliteTransaction tx, string table, string rowCount, long before)
     {
-        // Ids grow with arrival, so the scan in id order finds the old reports first and stops at the limit.
-        long last = 0, rows = 0;
+        // In (received, id) order, the order of the index on received (ReportsSchema step 4): the scan
+        // reads only the old reports, oldest first, and stops at the limit; with nothing to delete
+        // (most days) it reads nothing. In id order SQLite would scan the whole table instead.
+        long lastReceived = 0, last = 0, rows = 0;
         int reports = 0;
-        using (SqliteCommand cmd = Db.Command(c, tx, $"SELECT r.id, {rowCount} FROM {table} r WHERE r.received < $t ORDER BY r.id LIMIT $n",
+        using (SqliteCommand cmd = Db.Command(c, tx, $"SELECT r.received, r.id, {rowCount} FROM {table} r WHERE r.received < $t ORDER BY r.received, r.id LIMIT $n",
             ("$t", before), ("$n", DeleteBatchReports)))
         using (SqliteDataReader r = cmd.ExecuteReader())
         {
             while (r.Read())
             {
-                long size = r.GetInt64(1);
+                long size = r.GetInt64(2);
                 if (reports > 0 && rows + size > DeleteBatchRows)
                     break;
-                last = r.GetInt64(0);
+                lastReceived = r.GetInt64(0);
+                last = r.GetInt64(1);
                 rows += size;
                 reports++;
             }
         }
         if (reports > 0) // the rows go with their report (ON DELETE CASCADE; ReportsSchema opens with foreign_keys=ON)
-            Db.Exec(c, tx, $"DELETE FROM {table} WHERE received < $t AND id <= $last", ("$t", before), ("$last", last));
+        {
+            Db.Exec(c, tx, $"DELETE FROM {table} WHERE received < $t AND (received < $lr OR (received = $lr AND id <= $last))",
+                ("$t", before), ("$lr", lastReceived), ("$last", last));
+        }
         return reports;
     }
 

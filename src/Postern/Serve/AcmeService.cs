@@ -8,6 +8,12 @@
 // except where the web listener has those ports: it answers them itself. Issuance runs in the background:
 // the server starts with what it has (a self-signed placeholder on the same key at first) and
 // keeps retrying with backoff while the authority is down or refuses.
+//
+// Mail domains come and go while the server runs (`postern config domain add` from another
+// process): every DomainCheckInterval the domain list is read again (when the directory database
+// changed, see DirectoryChangeCheck), and a change gives the new domains their web-name
+// certificates (a placeholder at once, then issued) and takes those of removed domains out of
+// the listeners and of renewal (FilesChanged tells the listeners).
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -32,10 +38,23 @@ internal sealed class AcmeService : IAsyncDisposable
     private readonly TlsAlpn01ChallengeResponder _tlsAlpn01;
     private readonly List<AcmeChallengeListener> _listeners = [];
     private readonly CancellationTokenSource _stop = new();
+    private readonly CertificateLayout _layout;
+    private readonly Lock _domainsLock = new();
+    private string[] _domains;
+    private Dictionary<string, AcmeManagedCertificate> _webCertificates;
+    private volatile IReadOnlyDictionary<string, List<CertificateFiles>> _files;
     private Task? _run;
+    private Task? _domainWatch;
+    private bool _domainCheckFailed;
 
-    private AcmeService(LoadedConfig config, ILogger logger, HostKeys keys, AcmeCertificateManager manager, Dictionary<string, List<CertificateFiles>> files,
-        Http01ChallengeResponder http01, TlsAlpn01ChallengeResponder tlsAlpn01)
+    /// <summary>Where and on which key the certificates are, and which listeners have which.</summary>
+    /// <param name="Hosts">The host-name certificates of each ACME listener, by listener name (fixed for the run).</param>
+    /// <param name="WebListeners">The ACME listeners that serve the web names of the domains.</param>
+    private sealed record CertificateLayout(Dictionary<string, List<AcmeManagedCertificate>> Hosts, HashSet<string> WebListeners, AsymmetricAlgorithm Key,
+        string KeyPath, string Suffix, string CertFolder);
+
+    private AcmeService(LoadedConfig config, ILogger logger, HostKeys keys, AcmeCertificateManager manager, CertificateLayout layout, string[] domains,
+        Dictionary<string, AcmeManagedCertificate> webCertificates, Http01ChallengeResponder http01, TlsAlpn01ChallengeResponder tlsAlpn01)
     {
         _http01 = http01;
         _tlsAlpn01 = tlsAlpn01;
@@ -43,11 +62,29 @@ internal sealed class AcmeService : IAsyncDisposable
         _logger = logger;
         _keys = keys;
         _manager = manager;
-        Files = files;
+        _layout = layout;
+        _domains = domains;
+        _webCertificates = webCertificates;
+        _files = FilesOf(layout, domains, webCertificates);
     }
 
-    /// <summary>The ACME certificate files of each listener using ACME, by listener name; the host name's first.</summary>
-    public IReadOnlyDictionary<string, List<CertificateFiles>> Files { get; }
+    /// <summary>How often the domain list is read for domains added or removed while the server runs.</summary>
+    public static readonly TimeSpan DomainCheckInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The ACME certificate files of each listener using ACME, by listener name: the host name's
+    /// first, then one per mail domain (web listeners only), in domain order. Changes with the domains.
+    /// </summary>
+    public IReadOnlyDictionary<string, List<CertificateFiles>> Files => _files;
+
+    /// <summary>Called with the new <see cref="Files"/> after domains were added or removed (from the domain check's thread).</summary>
+    public Action<IReadOnlyDictionary<string, List<CertificateFiles>>>? FilesChanged { get; set; }
+
+    /// <summary>The mail domains whose web names are certified now (normalized, sorted); empty without a web listener.</summary>
+    public IReadOnlyList<string> Domains
+    {
+        get { lock (_domainsLock) return _domains; }
+    }
 
     /// <summary>http-01 answers, for a web listener on the http-01 port.</summary>
     public Http01ChallengeResponder Http01 => _http01;
@@ -97,32 +134,25 @@ internal sealed class AcmeService : IAsyncDisposable
         string keyPath = a.Key == AcmeKeySetting.Rsa2048 ? keys.RsaPath : keys.EcdsaPath;
         string suffix = a.Key == AcmeKeySetting.Rsa2048 ? "rsa2048" : "ecdsa-p256";
 
-        var certificates = new Dictionary<string, AcmeManagedCertificate>(StringComparer.Ordinal);
-        var files = new Dictionary<string, List<CertificateFiles>>();
+        // One certificate per distinct set of names: listeners with the same host name share theirs.
+        var hostCertificates = new Dictionary<string, AcmeManagedCertificate>(StringComparer.Ordinal);
+        var layout = new CertificateLayout([], [], key, keyPath, suffix, Path.Combine(data, Folder, "certs"));
         foreach (var (name, l) in c.Listeners.Where(x => x.Value.Tls.Acme))
         {
             var names = new List<string> { (l.Hostname.Length > 0 ? l.Hostname : c.Hostname).ToLowerInvariant() };
             foreach (var n in l.Tls.AcmeNames.Select(n => n.ToLowerInvariant())) if (!names.Contains(n)) names.Add(n);
-            var listenerFiles = new List<CertificateFiles>();
-            void Add(List<string> certNames)
+            string id = string.Join(",", names);
+            if (!hostCertificates.TryGetValue(id, out var cert))
             {
-                string id = string.Join(",", certNames);
-                if (!certificates.TryGetValue(id, out var cert))
-                {
-                    cert = new AcmeManagedCertificate(certNames[0], certNames, key, Path.Combine(data, Folder, "certs", $"{certNames[0]}.{suffix}.pem"));
-                    certificates[id] = cert;
-                }
-                listenerFiles.Add(new CertificateFiles(cert.CertificatePath, keyPath));
+                cert = Certificate(layout, names);
+                hostCertificates[id] = cert;
             }
-            Add(names);
+            layout.Hosts[name] = [cert];
             // issue 7 "Certificates": each domain's mta-sts. and autoconfig. names (and autodiscover.), when this listener serves them.
-            if (l.Https.Enabled)
-            {
-                foreach (var d in domains.Select(d => d.TrimEnd('.').ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal))
-                    Add([.. WebServices.NamesOf(d)]);
-            }
-            files[name] = listenerFiles;
+            if (l.Https.Enabled) layout.WebListeners.Add(name);
         }
+        string[] webDomains = layout.WebListeners.Count == 0 ? [] : Normalize(domains);
+        var webCertificates = webDomains.ToDictionary(d => d, d => Certificate(layout, [.. WebServices.NamesOf(d)]), StringComparer.Ordinal);
 
         ExternalAccountBinding? eab = null;
         if (a.EabKeyId.Length > 0) eab = new ExternalAccountBinding(a.EabKeyId, Base64Url.Decode(a.EabHmacKey));
@@ -140,8 +170,8 @@ internal sealed class AcmeService : IAsyncDisposable
             Binding = eab,
             Responders = responders,
             RenewBefore = TimeSpan.FromDays(a.RenewDays),
-        }, [.. certificates.Values], logger);
-        var service = new AcmeService(config, logger, keys, manager, files, http01, tlsAlpn01);
+        }, AllCertificates(layout, webCertificates), logger);
+        var service = new AcmeService(config, logger, keys, manager, layout, webDomains, webCertificates, http01, tlsAlpn01);
         try
         {
             foreach (var written in manager.WritePlaceholders())
@@ -154,8 +184,91 @@ internal sealed class AcmeService : IAsyncDisposable
         return service;
     }
 
+    private static AcmeManagedCertificate Certificate(CertificateLayout layout, List<string> names) =>
+        new(names[0], names, layout.Key, Path.Combine(layout.CertFolder, $"{names[0]}.{layout.Suffix}.pem"));
+
+    private static string[] Normalize(IEnumerable<string> domains) =>
+        [.. domains.Select(d => d.Trim().TrimEnd('.').ToLowerInvariant()).Where(d => d.Length > 0).Distinct().Order(StringComparer.Ordinal)];
+
+    /// <summary>The host certificates, then the domains' (a set of names already among the host certificates is not repeated).</summary>
+    private static List<AcmeManagedCertificate> AllCertificates(CertificateLayout layout, Dictionary<string, AcmeManagedCertificate> web)
+    {
+        var all = layout.Hosts.Values.SelectMany(h => h).Distinct().ToList();
+        var ids = all.Select(c => string.Join(",", c.DnsNames)).ToHashSet(StringComparer.Ordinal);
+        foreach (var (_, cert) in web.OrderBy(w => w.Key, StringComparer.Ordinal))
+        {
+            if (ids.Add(string.Join(",", cert.DnsNames))) all.Add(cert);
+        }
+        return all;
+    }
+
+    private static Dictionary<string, List<CertificateFiles>> FilesOf(CertificateLayout layout, string[] domains, Dictionary<string, AcmeManagedCertificate> web)
+    {
+        var files = new Dictionary<string, List<CertificateFiles>>(StringComparer.Ordinal);
+        foreach (var (name, hosts) in layout.Hosts)
+        {
+            var list = hosts.Select(h => new CertificateFiles(h.CertificatePath, layout.KeyPath)).ToList();
+            if (layout.WebListeners.Contains(name))
+                list.AddRange(domains.Select(d => new CertificateFiles(web[d].CertificatePath, layout.KeyPath)));
+            files[name] = list;
+        }
+        return files;
+    }
+
+    /// <summary>
+    /// Certifies the web names of exactly <paramref name="domains"/> from now on: a new domain gets a
+    /// placeholder at once and is issued in the background; a removed one is no longer served or
+    /// renewed (its file stays). Returns false when nothing changed (or no listener serves web names).
+    /// Throws <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> when a placeholder cannot be written; nothing changes then.
+    /// </summary>
+    public bool UpdateDomains(IEnumerable<string> domains)
+    {
+        IReadOnlyDictionary<string, List<CertificateFiles>> files;
+        lock (_domainsLock)
+        {
+            if (_layout.WebListeners.Count == 0) return false;
+            string[] next = Normalize(domains);
+            if (next.SequenceEqual(_domains, StringComparer.Ordinal)) return false;
+            var added = next.Except(_domains, StringComparer.Ordinal).ToList();
+            var removed = _domains.Except(next, StringComparer.Ordinal).ToList();
+            var web = next.ToDictionary(d => d, d => _webCertificates.TryGetValue(d, out var known) ? known : Certificate(_layout, [.. WebServices.NamesOf(d)]), StringComparer.Ordinal);
+            var all = AllCertificates(_layout, web);
+            // The listeners are given only files that exist: placeholders first, then the new set.
+            var placeholders = AcmeCertificateManager.WritePlaceholders(added.Select(a => web[a]), TimeProvider.System).ToHashSet(StringComparer.Ordinal);
+            _manager.SetCertificates(all);
+            _domains = next;
+            _webCertificates = web;
+            files = _files = FilesOf(_layout, next, web);
+            foreach (var d in added)
+            {
+                _logger.LogInformation("acme domain added domain={Domain}: certificate={Name} names={Names} is served{Placeholder} and kept issued",
+                    d, web[d].Name, string.Join(",", web[d].DnsNames), placeholders.Contains(web[d].Name) ? " (a self-signed placeholder until issued)" : "");
+            }
+            foreach (var d in removed)
+                _logger.LogInformation("acme domain removed domain={Domain}: names={Names} are no longer served or renewed", d, string.Join(",", WebServices.NamesOf(d)));
+        }
+        FilesChanged?.Invoke(files);
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the domain list (<paramref name="listDomains"/>) and applies it (<see cref="UpdateDomains"/>), when
+    /// <paramref name="changed"/> (null: always) says the directory changed or the previous check failed.
+    /// </summary>
+    public async Task CheckDomainsAsync(Func<CancellationToken, Task<IReadOnlyList<string>>> listDomains, Func<bool>? changed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(listDomains);
+        if (changed is not null && !changed() && !_domainCheckFailed) return;
+        // Until this check has completed, the next one reads the list whatever changed() says.
+        _domainCheckFailed = true;
+        UpdateDomains(await listDomains(cancellationToken).ConfigureAwait(false));
+        _domainCheckFailed = false;
+    }
+
     /// <summary>Binds the challenge listeners (throws <see cref="StartException"/>) and starts issuing and renewing in the background.</summary>
-    public void Start()
+    /// <param name="listDomains">The mail domains now, read every <see cref="DomainCheckInterval"/> while a listener serves web names.</param>
+    /// <param name="domainsChanged">Whether the domains may have changed since it was last asked (null: read the list every time).</param>
+    public void Start(Func<CancellationToken, Task<IReadOnlyList<string>>>? listDomains = null, Func<bool>? domainsChanged = null)
     {
         ServerConfig c = _config.Config;
         var ips = c.Listeners.Values.Where(l => l.Tls.Acme).SelectMany(l => l.Ips).Distinct().ToList();
@@ -185,6 +298,11 @@ internal sealed class AcmeService : IAsyncDisposable
             Endpoints.AddRange(l.BoundEndPoints.Select(ep => $"{kind} {ep}"));
         }
         _run = Task.Run(() => _manager.RunAsync(_stop.Token));
+        if (listDomains is not null && _layout.WebListeners.Count > 0)
+        {
+            _domainWatch = Task.Run(() => Postern.Store.PeriodicRun.LoopAsync(ct => CheckDomainsAsync(listDomains, domainsChanged, ct), () => DomainCheckInterval,
+                TimeProvider.System, _logger, "acme domain check", _stop.Token));
+        }
     }
 
     /// <summary>Issues what is due now (for tests and `postern serve` start-up checks).</summary>
@@ -196,11 +314,12 @@ internal sealed class AcmeService : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        if (_run is not null)
+        foreach (var task in new[] { _run, _domainWatch })
         {
+            if (task is null) continue;
             try
             {
-                await _run.ConfigureAwait(false);
+                await task.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

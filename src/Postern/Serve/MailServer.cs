@@ -34,6 +34,7 @@ internal sealed class MailServer : IAsyncDisposable
     private DnsResolver? _dns;
     private ControlSocket? _control;
     private AcmeService? _acme;
+    private DirectoryChangeCheck? _directoryChanges;
     private DmarcEvaluationRecorder? _dmarcEvaluations;
     private SqliteDmarcEvaluationStore? _dmarcStore;
     private TlsResultRecorder? _tlsResults;
@@ -87,10 +88,12 @@ internal sealed class MailServer : IAsyncDisposable
             throw new StartException($"data-dir: cannot open the store in {data}: {e.Message}");
         }
 
-        // The domains known at start get ACME certificates for their web names (mta-sts., autoconfig.).
-        var domains = (await _store.Directory.ListDomainsAsync(cancellationToken).ConfigureAwait(false)).Select(d => d.Name).ToList();
+        // The domains get ACME certificates for their web names (mta-sts., autoconfig., autodiscover.):
+        // those known now at once; those added or removed later when the domain check sees them (AcmeService.Start).
+        var domains = (await ListDomainNamesAsync(cancellationToken).ConfigureAwait(false)).ToList();
         _acme = AcmeService.Create(_config, _logger, domains);
         var certificates = new Dictionary<string, CertificateSelector>();
+        var configuredFiles = new Dictionary<string, List<CertificateFiles>>();
         foreach (var (name, l) in c.Listeners)
         {
             if (l.Tls.KeyCerts.Count == 0 && !l.Tls.Acme) continue;
@@ -99,7 +102,8 @@ internal sealed class MailServer : IAsyncDisposable
                 // The ACME certificate (when the listener uses ACME) comes first, then the configured files.
                 var files = new List<CertificateFiles>();
                 if (_acme is not null && _acme.Files.TryGetValue(name, out var acmeFiles)) files.AddRange(acmeFiles);
-                files.AddRange(l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile))));
+                configuredFiles[name] = [.. l.Tls.KeyCerts.Select(k => new CertificateFiles(_config.Resolve(k.CertFile), _config.Resolve(k.KeyFile)))];
+                files.AddRange(configuredFiles[name]);
                 var selector = new CertificateSelector(files);
                 selector.ReloadFailed = (files, e) => _logger.LogError("certificate reload failed cert={Cert} key={Key} error={Error}; the previous certificate stays in use", files.CertificatePath, files.KeyPath, e.Message);
                 certificates[name] = selector;
@@ -188,7 +192,25 @@ internal sealed class MailServer : IAsyncDisposable
 
         if (_acme is not null)
         {
-            _acme.Start();
+            // A domain added or removed while running: the listeners' selectors get the new set of files.
+            _acme.FilesChanged = acmeFiles =>
+            {
+                foreach (var (name, files) in acmeFiles)
+                {
+                    if (!certificates.TryGetValue(name, out var selector)) continue;
+                    try
+                    {
+                        selector.ReplaceFiles([.. files, .. configuredFiles[name]]);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+                    {
+                        _logger.LogError("listener={Listener} certificates not updated for the domains: {Error}; the previous ones stay in use", name, e.Message);
+                    }
+                }
+            };
+            // The domain list is read again only when the global database changed (DirectoryChangeCheck).
+            _directoryChanges = new DirectoryChangeCheck(Path.Combine(data, "postern.db"));
+            _acme.Start(ListDomainNamesAsync, _directoryChanges.HasChanged);
             Endpoints.AddRange(_acme.Endpoints);
         }
 
@@ -357,6 +379,9 @@ internal sealed class MailServer : IAsyncDisposable
         Endpoints.AddRange(web.BoundEndPoints.Select(b => $"{name}: {b.Scheme} {b.EndPoint}"));
     }
 
+    private async Task<IReadOnlyList<string>> ListDomainNamesAsync(CancellationToken cancellationToken) =>
+        [.. (await _store!.Directory.ListDomainsAsync(cancellationToken).ConfigureAwait(false)).Select(d => d.Name)];
+
     private void RecordDmarcEvaluation(IncomingMessage message, MessageAuthentication result) =>
         _dmarcEvaluations?.Record(DmarcEvaluationRecord.From(result, message.Recipients, DateTimeOffset.UtcNow));
 
@@ -462,6 +487,8 @@ internal sealed class MailServer : IAsyncDisposable
         if (_control is not null) await _control.DisposeAsync().ConfigureAwait(false);
         if (_acme is not null) await _acme.DisposeAsync().ConfigureAwait(false);
         _acme = null;
+        _directoryChanges?.Dispose();
+        _directoryChanges = null;
         foreach (var s in _imap) await s.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _smtp) await s.DisposeAsync().ConfigureAwait(false);
         if (_reports is not null) await _reports.DisposeAsync().ConfigureAwait(false);

@@ -135,4 +135,62 @@ public sealed class AcmeCertificateManagerTests : IDisposable
         using var leaf = Leaf();
         Assert.Equal(leaf.Subject, leaf.Issuer);
     }
+
+    [Fact]
+    public async Task A_certificate_added_while_running_is_issued_at_once_and_a_removed_one_is_dropped()
+    {
+        await using var lab = await PebbleLab.StartAsync();
+        var responder = new Http01ChallengeResponder();
+        await using var listener = new Http01Listener([new IPEndPoint(IPAddress.Loopback, lab.HttpPort)], responder);
+        listener.Start();
+        using var manager = Manager(lab, responder);
+        manager.WritePlaceholders();
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => manager.RunAsync(stop.Token));
+        static bool Issued(string path)
+        {
+            if (!File.Exists(path)) return false;
+            using var leaf = X509Certificate2.CreateFromPem(File.ReadAllText(path));
+            return leaf.Subject != leaf.Issuer;
+        }
+        static async Task UntilAsync(Func<bool> done, string what)
+        {
+            var until = DateTime.UtcNow.AddSeconds(120);
+            while (!done())
+            {
+                Assert.True(DateTime.UtcNow < until, what);
+                await Task.Delay(100);
+            }
+        }
+        await UntilAsync(() => Issued(CertPath), "the first certificate was not issued");
+
+        // The loop now sleeps up to MaxSleep (an hour): a new certificate wakes it.
+        string webPath = Path.Combine(_dir, "certs", "web.pem");
+        var web = new AcmeManagedCertificate("web", ["mta-sts.example.net", "autoconfig.example.net"], _hostKey, webPath);
+        manager.SetCertificates([.. manager.Certificates, web]);
+        Assert.Equal(["mail", "web"], manager.Certificates.Select(c => c.Name));
+        await UntilAsync(() => Issued(webPath), "the added certificate was not issued");
+        using (var leaf = X509Certificate2.CreateFromPem(File.ReadAllText(webPath)))
+            Assert.True(leaf.MatchesHostname("autoconfig.example.net"));
+
+        manager.SetCertificates([.. manager.Certificates.Where(c => c.Name != "web")]);
+        Assert.Equal(["mail"], manager.Certificates.Select(c => c.Name));
+        await stop.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task A_removed_failing_certificate_leaves_no_error_behind()
+    {
+        await using var lab = await PebbleLab.StartAsync();
+        lab.StopPebble();
+        using var manager = Manager(lab, new Http01ChallengeResponder());
+        manager.WritePlaceholders();
+        Assert.False(await manager.RenewDueAsync(CancellationToken.None));
+        Assert.Contains("mail", manager.Errors.Keys);
+        manager.SetCertificates([]);
+        Assert.Empty(manager.Errors);
+        Assert.Null(manager.NextAttempt("mail"));
+        Assert.True(await manager.RenewDueAsync(CancellationToken.None));
+    }
 }

@@ -26,6 +26,71 @@ public sealed class IncomingReportRetentionTests : IDisposable
 
     private List<string> TlsIds() => [.. IncomingReportQueries.TlsReports(_tmp.Dir, null, DateTimeOffset.UnixEpoch, 10_000).Select(r => r.ReportId).Order(StringComparer.Ordinal)];
 
+    private List<string> Indexes()
+    {
+        using SqliteConnection conn = ReportsSchema.OpenReader(_tmp.Dir);
+        using SqliteCommand cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_received' ORDER BY name";
+        using SqliteDataReader r = cmd.ExecuteReader();
+        var names = new List<string>();
+        while (r.Read()) names.Add(r.GetString(0));
+        return names;
+    }
+
+    [Fact]
+    public async Task A_database_of_schema_3_gets_the_index_on_received_and_the_clean_up_reads_through_it()
+    {
+        DateTimeOffset cutoff = Day.AddDays(1);
+        await using (var store = SqliteIncomingReportStore.Open(_tmp.Dir))
+        {
+            Assert.True(await store.AddDmarcReportAsync(Dmarc("old.example", "old", "example.org", Row), "dmarc-reports@example.org", cutoff.AddDays(-2)));
+            Assert.True(await store.AddDmarcReportAsync(Dmarc("new.example", "keep", "example.org", Row), "dmarc-reports@example.org", cutoff));
+            Assert.True(await store.AddTlsReportAsync(Tls("Google Inc.", "old", "example.org"), "tls-reports@example.org", cutoff.AddDays(-2)));
+        }
+        // Back to schema 3 as released (step 4 only adds the two indexes).
+        using (var conn = new SqliteConnection($"Data Source={ReportsSchema.PathIn(_tmp.Dir)}"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "DROP INDEX dmarc_report_received; DROP INDEX tls_report_received; UPDATE schema_version SET version = 3;";
+            cmd.ExecuteNonQuery();
+        }
+        SqliteConnection.ClearAllPools();
+        Assert.Empty(Indexes());
+
+        await using (var store = SqliteIncomingReportStore.Open(_tmp.Dir))
+            Assert.Equal((1, 1), await store.DeleteReceivedBatchAsync(cutoff));
+        Assert.Equal(["dmarc_report_received", "tls_report_received"], Indexes());
+        Assert.Equal(["keep"], DmarcIds());
+        using (SqliteConnection conn = ReportsSchema.OpenReader(_tmp.Dir))
+        {
+            using SqliteCommand cmd = conn.CreateCommand();
+            cmd.CommandText = "SELECT version FROM schema_version";
+            Assert.Equal((long)ReportsSchema.Version, (long)cmd.ExecuteScalar()!);
+            Assert.Equal(4, ReportsSchema.Version);
+            // The clean-up's scan (SqliteIncomingReportStore.DeleteOldest) searches the index instead of scanning the table.
+            cmd.CommandText = "EXPLAIN QUERY PLAN SELECT r.received, r.id FROM dmarc_report r WHERE r.received < 1 ORDER BY r.received, r.id LIMIT 200";
+            using SqliteDataReader r = cmd.ExecuteReader();
+            var plan = new List<string>();
+            while (r.Read()) plan.Add(r.GetString(3));
+            Assert.Contains(plan, p => p.Contains("USING COVERING INDEX dmarc_report_received", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Reports_go_in_order_of_arrival_time_even_when_stored_out_of_order()
+    {
+        // Two reports that each fill more than half a batch: one batch takes one of them, the one that arrived first.
+        var rows = Enumerable.Repeat(Row, SqliteIncomingReportStore.DeleteBatchRows / 2 + 1).ToArray();
+        await using var store = SqliteIncomingReportStore.Open(_tmp.Dir);
+        Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "later", "example.org", rows), "dmarc-reports@example.org", Day));
+        Assert.True(await store.AddDmarcReportAsync(Dmarc("a.example", "earlier", "example.org", rows), "dmarc-reports@example.org", Day.AddHours(-1)));
+        Assert.Equal((1, 0), await store.DeleteReceivedBatchAsync(Day.AddDays(1)));
+        Assert.Equal(["later"], DmarcIds());
+        Assert.Equal((1, 0), await store.DeleteReceivedBatchAsync(Day.AddDays(1)));
+        Assert.Empty(DmarcIds());
+    }
+
     [Fact]
     public async Task A_batch_deletes_at_most_200_reports_of_each_kind_with_their_rows_and_keeps_newer_ones()
     {

@@ -1,0 +1,52 @@
+using Postern.Security.Tls;
+
+namespace Postern.Security.Tests.Tls;
+
+/// <summary>A selector's set of files changes while it is in use (a mail domain added to or removed from a running server).</summary>
+public sealed class CertificateSelectorReplaceTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "postern-selector-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public CertificateSelectorReplaceTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private CertificateFiles Write(string name)
+    {
+        var files = new CertificateFiles(Path.Combine(_dir, name + ".pem"), Path.Combine(_dir, name + ".key"));
+        using var cert = TlsCertificates.CreateSelfSigned(new SelfSignedCertificateOptions { DnsNames = [name] });
+        TlsCertificates.SavePem(cert, files.CertificatePath, files.KeyPath);
+        return files;
+    }
+
+    [Fact]
+    public void Added_files_are_chosen_by_sni_at_once_kept_ones_stay_loaded_and_removed_ones_are_no_longer_chosen()
+    {
+        var host = Write("mail.example.org");
+        var web = Write("mta-sts.example.net");
+        var selector = new CertificateSelector([host]);
+        var hostCertificate = selector.Select("mail.example.org");
+        Assert.Same(hostCertificate, selector.Select("mta-sts.example.net")); // not known yet: the first
+
+        selector.ReplaceFiles([host, web]);
+        Assert.Equal([host, web], selector.Files);
+        Assert.True(selector.Select("mta-sts.example.net").MatchesHostname("mta-sts.example.net"));
+        Assert.Same(hostCertificate, selector.Select("mail.example.org")); // not loaded again
+
+        selector.ReplaceFiles([host]);
+        Assert.Same(hostCertificate, selector.Select("mta-sts.example.net"));
+    }
+
+    [Fact]
+    public void A_new_pair_that_cannot_be_loaded_is_named_and_leaves_the_previous_set_in_use()
+    {
+        var host = Write("mail.example.org");
+        var selector = new CertificateSelector([host]);
+        var missing = new CertificateFiles(Path.Combine(_dir, "none.pem"), host.KeyPath);
+        var e = Assert.Throws<FileNotFoundException>(() => selector.ReplaceFiles([host, missing]));
+        Assert.Contains("none.pem", e.Message, StringComparison.Ordinal);
+        Assert.Equal([host], selector.Files);
+        Assert.Throws<ArgumentException>(() => selector.ReplaceFiles([]));
+        Assert.True(selector.Select("anything.test").MatchesHostname("mail.example.org"));
+    }
+}
