@@ -148,7 +148,7 @@ public class DaneDialMxCommandTests
         Assert.Contains("verdict mx1.signed.test: connection error", r.Stdout, StringComparison.Ordinal);
         Assert.Contains($"mx1.signed.test:{port}", r.Stderr, StringComparison.Ordinal);
         // mx2: the TLSA lookup fails, so delivery there would be deferred; that is the worst verdict.
-        Assert.Contains("verdict mx2.signed.test: TLSA lookup failed: delivery would be deferred (RFC 7672 §2.2)", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("verdict mx2.signed.test: TLSA lookup failed: delivery would be deferred (RFC 7672 §2.1.2)", r.Stdout, StringComparison.Ordinal);
         Assert.Equal(1, r.ExitCode);
     }
 }
