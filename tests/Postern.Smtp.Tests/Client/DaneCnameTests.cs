@@ -203,4 +203,24 @@ public class DaneCnameTests
             Assert.Contains(recorder.Results, t => t.ResultType == "tlsa-invalid");
         }
     }
+    [Fact]
+    public async Task Dane_ta_accepts_the_cname_expanded_next_hop_domain()
+    {
+        // RFC 7672 §3.2.2: the recipient domain alias.test is a CNAME of secure.test, whose MX is used; the expanded next-hop
+        // domain is a third reference identifier.
+        (X509Certificate2 root, X509Certificate2 leaf) = Issued(Domain);
+        await using var peer = FakeSmtpPeer.StartStandard(new PeerBehavior { Certificate = leaf });
+        InMemoryDnsResolver dns = Dns();
+        dns.Zone.AddCname("alias.test", Domain);
+        dns.Zone.Add(new TlsaRecord($"_{peer.Port}._tcp.{Target}", 300, 2, 1, 0, root.PublicKey.ExportSubjectPublicKeyInfo()));
+        OutboundResult r = await new DirectTransport(new MxResolver(dns), new DirectTransportOptions
+        {
+            Port = peer.Port,
+            Client = new SmtpClientOptions { LocalHostName = "client.test", Timeouts = SmtpClientTimeouts.All(TimeSpan.FromSeconds(30)) },
+            Security = new DeliverySecurityOptions(),
+        }).DeliverAsync(ClientTestSupport.Request(System.Text.Encoding.UTF8.GetBytes(ClientTestSupport.Message()), ["rcpt@alias.test"], domain: "alias.test"),
+            CancellationToken.None);
+        Assert.True(r.Recipients[0].Delivered, r.Log);
+        Assert.True(r.Tls.CertificateVerified);
+    }
 }
