@@ -30,6 +30,12 @@ public sealed class InMemoryDnsResolver : DnsResolverBase
     /// <summary>Whether answers are authentic for names not covered by <see cref="SetAuthentic"/>. Default false.</summary>
     public bool AuthenticByDefault { get; set; }
 
+    /// <summary>
+    /// As a validating resolver: an answer that follows CNAMEs is authentic only when the query name and every CNAME
+    /// target in it are (RFC 4035 §4.3; RFC 7672 §2.1.3). Default false: the query name alone decides.
+    /// </summary>
+    public bool AuthenticCoversCnameTargets { get; set; }
+
     /// <summary>Marks answers for <paramref name="name"/> and the names below it as authentic (or not).</summary>
     public void SetAuthentic(string name, bool authentic = true)
     {
@@ -75,6 +81,11 @@ public sealed class InMemoryDnsResolver : DnsResolverBase
             authentic = IsAuthentic(name);
         }
         (DnsResponseCode rcode, List<DnsRecord> answers, List<DnsRecord> authorities) = Zone.Lookup(name, type);
+        if (AuthenticCoversCnameTargets && authentic && type != DnsRecordType.CNAME) // a CNAME query is answered by the alias alone
+        {
+            lock (_lock)
+                authentic = answers.OfType<CnameRecord>().All(c => IsAuthentic(DnsName.Normalize(c.Target)));
+        }
         var message = new DnsMessage { IsResponse = true, ResponseCode = rcode, AuthenticData = authentic, Answers = answers, Authorities = authorities };
         return ValueTask.FromResult(DnsExchange.FromResponse(message, trusted: true, server: null));
     }

@@ -100,7 +100,7 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
         // RFC 8689 §5: "TLS-Required: No" asks to ignore MTA-STS and DANE failures; REQUIRETLS takes precedence (§4.1).
         if (!flags.HasFlag(QueueMessageFlags.RequireTls) && IsTlsRequiredNo(headers.GetValue("TLS-Required")))
             flags |= QueueMessageFlags.TlsRequiredNo;
-        // RFC 8460 §3: the SMTP session that delivers a TLS report is not counted in the next report (no report loops).
+        // TLS reports (RFC 8460): the SMTP session that delivers one is not counted in the next report (Postern's rule against report loops).
         // Only mail Postern originates (no account) is marked this way: a submitted message cannot opt out of reporting.
         if (account is null && headers.GetValue("TLS-Report-Domain") is not null)
             flags |= QueueMessageFlags.TlsReport;

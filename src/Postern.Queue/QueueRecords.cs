@@ -27,7 +27,7 @@ public enum QueueMessageFlags
     Dsn = 8,
     /// <summary>The message has the header <c>TLS-Required: No</c> (RFC 8689 §5): MTA-STS and DANE failures are ignored.</summary>
     TlsRequiredNo = 16,
-    /// <summary>A TLS report Postern sends (RFC 8460 §3): the TLS sessions that deliver it are not recorded for TLS reports.</summary>
+    /// <summary>A TLS report Postern sends (RFC 8460): the TLS sessions that deliver it are not recorded for TLS reports (Postern's rule against report loops).</summary>
     TlsReport = 32,
 }
 

@@ -1,5 +1,9 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using Postern.Dns;
 using Postern.Dns.Wire;
 
@@ -148,7 +152,80 @@ public class DaneDialMxCommandTests
         Assert.Contains("verdict mx1.signed.test: connection error", r.Stdout, StringComparison.Ordinal);
         Assert.Contains($"mx1.signed.test:{port}", r.Stderr, StringComparison.Ordinal);
         // mx2: the TLSA lookup fails, so delivery there would be deferred; that is the worst verdict.
-        Assert.Contains("verdict mx2.signed.test: TLSA lookup failed: delivery would be deferred (RFC 7672 §2.2)", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("verdict mx2.signed.test: TLSA lookup failed: delivery would be deferred (RFC 7672 §2.1.2)", r.Stdout, StringComparison.Ordinal);
         Assert.Equal(1, r.ExitCode);
+    }
+    /// <summary>One STARTTLS session on loopback: greeting, EHLO, STARTTLS, the handshake (recording the SNI name), QUIT.</summary>
+    private static async Task<string?> StartTlsPeerAsync(TcpListener listener, X509Certificate2 certificate, CancellationToken ct)
+    {
+        using TcpClient c = await listener.AcceptTcpClientAsync(ct);
+        Stream stream = c.GetStream();
+        var reader = new StreamReader(stream, Encoding.ASCII);
+        async Task Write(string line)
+        {
+            byte[] b = Encoding.ASCII.GetBytes(line + "\r\n");
+            await stream.WriteAsync(b, ct);
+        }
+        await Write("220 peer.test ESMTP");
+        string? sni = null;
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            string verb = line.Split(' ')[0].ToUpperInvariant();
+            if (verb == "EHLO") await Write(sni is null ? "250-peer.test\r\n250 STARTTLS" : "250 peer.test");
+            else if (verb == "STARTTLS")
+            {
+                await Write("220 2.0.0 go ahead");
+                var ssl = new SslStream(stream);
+                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, ct);
+                sni = ssl.TargetHostName ?? "";
+                stream = ssl;
+                reader = new StreamReader(ssl, Encoding.ASCII);
+            }
+            else if (verb == "QUIT")
+            {
+                await Write("221 2.0.0 bye");
+                break;
+            }
+            else await Write("250 ok");
+        }
+        return sni;
+    }
+
+    [Fact]
+    public async Task A_cname_mx_host_uses_the_tlsa_records_and_sni_of_the_expanded_name()
+    {
+        // RFC 7672 §2.2.2-2.2.3: mx.signed.test is an alias of host.signed.test, all signed: the TLSA base domain is the expanded
+        // name, which is also the SNI name (§8.1).
+        using var dns = new ZoneServer();
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using X509Certificate2 generated = new CertificateRequest("CN=host.signed.test", key, HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        using X509Certificate2 cert = X509CertificateLoader.LoadPkcs12(generated.Export(X509ContentType.Pfx), null);
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            const string Domain = "cname.signed.test";
+            dns.Zone.AddMx(Domain, 10, "mx.signed.test");
+            dns.Zone.AddCname("mx.signed.test", "host.signed.test");
+            dns.Zone.AddAddress("host.signed.test", IPAddress.Loopback);
+            dns.Zone.Add(new TlsaRecord($"_{port}._tcp.host.signed.test", 300, 3, 1, 1, SHA256.HashData(cert.PublicKey.ExportSubjectPublicKeyInfo())));
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            Task<string?> peer = StartTlsPeerAsync(listener, cert, cts.Token);
+
+            var r = await Task.Run(() => Cli.Run("dane", "dialmx", Domain, "--server", dns.Address, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+            Assert.Contains("mx.signed.test is an alias of host.signed.test", r.Stdout, StringComparison.Ordinal);
+            Assert.Contains($"TLSA _{port}._tcp.host.signed.test: Success, DNSSEC-authentic", r.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain($"TLSA _{port}._tcp.mx.signed.test", r.Stdout, StringComparison.Ordinal); // found at the expanded name
+            Assert.Contains("TLSA base domain host.signed.test (sent as SNI", r.Stdout, StringComparison.Ordinal);
+            Assert.Contains("verdict mx.signed.test: verified", r.Stdout, StringComparison.Ordinal);
+            Assert.Equal("host.signed.test", await peer.WaitAsync(cts.Token));
+        }
+        finally
+        {
+            listener.Stop();
+        }
     }
 }

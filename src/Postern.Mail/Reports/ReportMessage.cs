@@ -31,7 +31,7 @@ public static class ReportMessage
         {
             ("TLS-Report-Domain", policyDomain),
             ("TLS-Report-Submitter", submitter),
-            // RFC 8460 §5.3: reports are delivered despite TLS failures; RFC 8689 §5 is how the
+            // RFC 8460 §5.3.1: reports are delivered despite TLS failures; RFC 8689 §5 is how the
             // queue is told to ignore MTA-STS/DANE verification failures for this message.
             ("TLS-Required", "No"),
         };

@@ -9,8 +9,8 @@ namespace Postern.Security.Dane;
 //
 // - Only DANE-TA(2) and DANE-EE(3) are usable for SMTP (RFC 7672 §3.1.3); PKIX-TA(0) and
 //   PKIX-EE(1) records, unknown selectors or matching types, and digests of the wrong length
-//   are "unusable". When every record is unusable the caller proceeds as without TLSA records
-//   (RFC 7672 §2.2), so that is reported separately from a failed match.
+//   are "unusable". When every record is unusable the caller still requires TLS, without
+//   authentication (RFC 7672 §2.2, §2.2.3), so that is reported separately from a failed match.
 // - DANE-EE(3): the leaf certificate or its public key matches; names and validity dates are
 //   not checked (RFC 7672 §3.1.1).
 // - DANE-TA(2): the chain is built from the leaf through the certificates the server sent, in
@@ -18,8 +18,8 @@ namespace Postern.Security.Dane;
 //   to a certificate that matches the record, or up to a certificate signed by a trust anchor
 //   published in full (2 0 0 / 2 1 0) and not sent. Each link's signature and the validity
 //   dates of the leaf and intermediates are checked, intermediates must be CAs, and the leaf
-//   must match a reference name (RFC 7672 §3.2.2–3.2.3: the MX host name, and the next-hop
-//   domain when the caller passes it), with a wildcard only as the whole leftmost label.
+//   must match a reference name (RFC 7672 §3.2.2–3.2.3: the TLSA base domain and the next-hop
+//   domain, which the caller passes), with a wildcard only as the whole leftmost label.
 
 /// <summary>What a DANE check concluded.</summary>
 public enum DaneStatus
@@ -28,7 +28,7 @@ public enum DaneStatus
     Verified,
     /// <summary>There were usable TLSA records and none was satisfied: the connection must not be used.</summary>
     Failed,
-    /// <summary>No TLSA record is usable for SMTP: proceed as if there were none (RFC 7672 §2.2).</summary>
+    /// <summary>No TLSA record is usable for SMTP: TLS is still required, without authentication (RFC 7672 §2.2).</summary>
     NoUsableRecords,
 }
 
@@ -49,9 +49,9 @@ public static class DaneVerifier
     public const int MaxChainLength = 10;
 
     /// <summary>Checks <paramref name="presented"/> (leaf first, then whatever the server sent) against <paramref name="records"/>.</summary>
-    /// <param name="records">The TLSA records of <c>_25._tcp.MXHOST</c>, DNSSEC-authentic.</param>
+    /// <param name="records">The TLSA records of <c>_25._tcp.BASEDOMAIN</c>, DNSSEC-authentic.</param>
     /// <param name="presented">The server's certificates: the leaf first, then the others in the order sent.</param>
-    /// <param name="referenceNames">Names the leaf must carry for DANE-TA: the MX host name (and, per local policy, the next-hop domain).</param>
+    /// <param name="referenceNames">Names the leaf must carry for DANE-TA: the TLSA base domain and the next-hop domain (RFC 7672 §3.2.2).</param>
     /// <param name="now">The time for validity checks.</param>
     public static DaneResult Verify(IReadOnlyList<TlsaRecord> records, IReadOnlyList<X509Certificate2> presented, IReadOnlyList<string> referenceNames, DateTimeOffset now)
     {

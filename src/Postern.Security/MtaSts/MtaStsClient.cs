@@ -8,7 +8,7 @@ using Postern.Dns;
 
 namespace Postern.Security.MtaSts;
 
-// How a sending server finds the MTA-STS policy of a recipient domain (RFC 8461 §3, §5.1):
+// How a sending server finds the MTA-STS policy of a recipient domain (RFC 8461 §3):
 //   1. Look up the TXT record at _mta-sts.DOMAIN. Only that name is queried: when the
 //      recipient domain itself is a CNAME, its target's policy is not consulted (a single
 //      unauthenticated CNAME answer must not redirect the policy lookup to another domain).
@@ -74,7 +74,7 @@ public sealed class InMemoryMtaStsPolicyCache : IMtaStsPolicyCache
 /// <param name="PolicyInvalid">The policy file was fetched but is not a valid policy (TLSRPT <c>sts-policy-invalid</c>, not <c>sts-policy-fetch-error</c>).</param>
 /// <param name="RecordInvalid">
 /// The <c>_mta-sts</c> TXT record is unusable: more than one <c>v=STSv1</c> record, or one without a valid id (RFC 8461 §3.1).
-/// It counts as no record, so a cached policy stays in force (§5.1); TLS reports get an <c>sts-policy-invalid</c> failure.
+/// It counts as no record, so a cached unexpired policy stays in force (§3.3); TLS reports get an <c>sts-policy-invalid</c> failure.
 /// </param>
 public sealed record MtaStsLookup(MtaStsPolicy? Policy, string? Id, bool FromCache, string? Error, bool PolicyInvalid = false, bool RecordInvalid = false)
 {
@@ -130,7 +130,7 @@ public sealed class MtaStsClient : IDisposable
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Postern", "1"));
     }
 
-    /// <summary>The policy in force for <paramref name="domain"/> (RFC 8461 §5.1); never throws for network or DNS errors.</summary>
+    /// <summary>The policy in force for <paramref name="domain"/> (RFC 8461 §3.1-3.3: a live policy, else a cached unexpired one); never throws for network or DNS errors.</summary>
     public async Task<MtaStsLookup> GetPolicyAsync(string domain, CancellationToken cancellationToken)
     {
         domain = domain.TrimEnd('.').ToLowerInvariant();
@@ -141,7 +141,7 @@ public sealed class MtaStsClient : IDisposable
 
         (MtaStsRecord? record, string? recordError, bool recordInvalid) = await LookupRecordCoreAsync(domain, cancellationToken).ConfigureAwait(false);
         // RFC 8461 §3.1: an invalid record (or several) means no policy is available now: nothing new is fetched,
-        // and a cached unexpired policy stays in force (§5.1).
+        // and a cached unexpired policy stays in force (§3.3: "the sender MUST apply that cached policy").
         if (record is null)
         {
             return cached is not null
@@ -159,7 +159,7 @@ public sealed class MtaStsClient : IDisposable
     }
 
     /// <summary>
-    /// Proactive refresh (RFC 8461 §5.1): fetches the policy of a domain again while its record is
+    /// Proactive refresh (RFC 8461 §3.3: cached policies SHOULD be refreshed before they expire, about once a day): fetches the policy of a domain again while its record is
     /// still published, so that a cached policy does not run out between deliveries. A missing
     /// record or a failed fetch leaves the cache as it is (the policy stays until max_age ends).
     /// </summary>

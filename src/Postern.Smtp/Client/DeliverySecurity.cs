@@ -1,15 +1,15 @@
 // The TLS policy of direct delivery with DANE and MTA-STS: which MX hosts may be used, and for
 // each one whether TLS is required and how its certificate is checked.
 //
-//   1. DANE (RFC 7672) first, per MX host: when the MX lookup and the host's address lookups were
-//      DNSSEC-authentic (§2.2.1, §2.2.2), the TLSA records at _PORT._tcp.HOST are looked up.
-//      Authentic and usable: STARTTLS required, the certificate checked only with DaneVerifier
-//      (§3.1; the MX host name is the reference identifier for DANE-TA, §3.2.2). Authentic but
-//      none usable: TLS required without authentication (§2.2). Not found or not authentic
-//      (an insecure zone): no DANE. A failed TLSA lookup (SERVFAIL: bogus or unreachable) of a
-//      secure host: that host is not used, delivery is deferred if no other host works (§2.2).
-//      An MX host name that is a CNAME whose every step is secure: TLSA records at the expanded
-//      name first, then at the original name (§2.2.2); an insecure step: the original name only.
+//   1. DANE (RFC 7672) first, per MX host: when the MX lookup was DNSSEC-authentic (§2.2.1),
+//      DaneTlsaLookup finds the TLSA base domain: the host name, or for a CNAME whose expansion is
+//      secure the expanded name first and then the original name (§2.2.2, §2.2.3). Authentic and
+//      usable: STARTTLS required, SNI set to the TLSA base domain (§8.1), the certificate checked
+//      only with DaneVerifier (§3.1; DANE-TA names: the base domain, the MX host name and the
+//      recipient domain, §3.2.2). Authentic but none usable: TLS required without authentication
+//      (§2.2). Not found or not authentic (an insecure zone): no DANE. A failed TLSA lookup
+//      (SERVFAIL: bogus or unreachable) of a secure host: that host is not used, delivery is
+//      deferred if no other host works (§2.1.2).
 //   2. MTA-STS (RFC 8461) where DANE does not apply (RFC 8461 §2: DANE takes precedence):
 //      enforce - MX hosts not matching the policy are not used (§4.1) and TLS with a
 //      certificate valid for the MX name under the system CAs is required (§4.2); testing -
@@ -21,7 +21,6 @@
 // must offer REQUIRETLS after STARTTLS. "TLS-Required: No" (RFC 8689 §5, ignored when REQUIRETLS
 // is set): the policies still choose how certificates are checked and failures are recorded,
 // but nothing is required, so the message goes through as with opportunistic TLS.
-using System.Globalization;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Postern.Dns;
@@ -70,7 +69,7 @@ public sealed record DeliverySecurityOptions
 
 /// <summary>Checks a server's certificate chain with <see cref="DaneVerifier"/>: the leaf and the certificates the server sent (the chain's ExtraStore).</summary>
 /// <param name="records">The TLSA records (DNSSEC-authentic).</param>
-/// <param name="referenceNames">Names the leaf must carry for DANE-TA (RFC 7672 §3.2.2: the MX host name).</param>
+/// <param name="referenceNames">Names the leaf must carry for DANE-TA (RFC 7672 §3.2.2: the TLSA base domain, the next-hop domain; see <see cref="DaneTlsaLookup.ReferenceNames"/>).</param>
 /// <param name="time">The clock for validity dates.</param>
 public sealed class DaneServerVerifier(IReadOnlyList<TlsaRecord> records, IReadOnlyList<string> referenceNames, TimeProvider? time = null) : IServerCertificateVerifier
 {
@@ -199,45 +198,40 @@ internal sealed class DeliverySecurityPlanner(DeliverySecurityOptions options, I
         }
     }
 
-    public async Task<HostPlan> ForHostAsync(OutboundRequest request, DomainSecurity domain, MxHost host, HostAddresses addresses, int port, CancellationToken ct)
+    public async Task<HostPlan> ForHostAsync(OutboundRequest request, DomainSecurity domain, MxHost host, HostAddresses addresses, int port, CancellationToken ct,
+        string? expandedNextHop = null)
     {
         string hostName = host.Name.TrimEnd('.');
-        // 1. DANE.
-        if (options.Dane && host.Authentic && addresses.Authentic && !host.Name.StartsWith('['))
+        // 1. DANE. The MX answer must be secure (RFC 7672 §2.2.1); DaneTlsaLookup decides from the address answer and any
+        //    CNAMEs which base domains are candidates (§2.2.2) and looks them up in turn (§2.2.3).
+        if (options.Dane && host.Authentic && !host.Name.StartsWith('['))
         {
-            // RFC 7672 §2.2.2 (and §2.2.3 for MX hosts): when the host name is an alias whose every CNAME step is
-            // DNSSEC-secure, the TLSA base domain is the fully expanded name, and the original name is tried when
-            // the expanded one has no TLSA records; with any insecure step only the original name is used.
-            string? expanded = addresses.ExpandedName is { } e && await ExpansionIsSecureAsync(hostName, addresses.CnameChain!, ct).ConfigureAwait(false) ? e : null;
-            string[] bases = expanded is null ? [hostName] : [expanded, hostName];
-            foreach (string baseDomain in bases)
+            DaneTlsaResult tlsa = await DaneTlsaLookup.LookupAsync(dns, hostName, addresses, port, MaxTlsaRecords, ct).ConfigureAwait(false);
+            if (tlsa.LookupFailed)
             {
-                string tlsaName = string.Create(CultureInfo.InvariantCulture, $"_{port}._tcp.{baseDomain}");
-                DnsResult<TlsaRecord> tlsa = await dns.LookupTlsaAsync(tlsaName, ct).ConfigureAwait(false);
-                if (tlsa.IsTemporaryFailure)
+                // RFC 7672 §2.1.2: a secure MX whose TLSA lookup fails is not used; delivery is deferred if no other host works.
+                return new HostPlan(null, TlsSessionResult.Tlsa, [], [], false,
+                    $"TLSA lookup {tlsa.FailedName} failed ({tlsa.Failure}); not delivering to this secure MX without it (RFC 7672 §2.1.2)", "dnssec-invalid", "4.7.5");
+            }
+            if (tlsa.BaseDomain is { } baseDomain)
+            {
+                var strings = tlsa.Records.Select(r => r.FormatData()).ToList();
+                // RFC 7672 §8.1: SNI is the TLSA base domain (the CNAME target when the records were found there).
+                string? sni = string.Equals(baseDomain, hostName, StringComparison.OrdinalIgnoreCase) ? null : baseDomain;
+                if (tlsa.Records.Any(DaneVerifier.IsUsable))
                 {
-                    // RFC 7672 §2.2: a secure MX whose TLSA lookup fails is not used; delivery is deferred.
-                    return new HostPlan(null, TlsSessionResult.Tlsa, [], [], false,
-                        $"TLSA lookup {tlsaName} failed ({tlsa.Describe()}); not delivering to this secure MX without it (RFC 7672 §2.2)", "dnssec-invalid", "4.7.5");
-                }
-                if (!(tlsa.IsSuccess && tlsa.Authentic && tlsa.Records.Count > 0))
-                    continue; // NoData/NXDOMAIN or an insecure answer: the next base domain, else no DANE.
-                var records = tlsa.Records.Take(MaxTlsaRecords).ToList();
-                var strings = records.Select(r => r.FormatData()).ToList();
-                // RFC 7672 §3.2.2: with a CNAME-expanded base domain, both it and the MX host name are reference identifiers.
-                string[] names = expanded is null ? [hostName] : [expanded, hostName];
-                if (records.Any(DaneVerifier.IsUsable))
-                {
-                    var verifier = new ReportingVerifier(new DaneServerVerifier(records, names, options.Time));
-                    var decision = new OutboundTlsDecision(domain.TlsOptional ? OutboundTlsMode.Opportunistic : OutboundTlsMode.Required, "dane", verifier);
+                    // RFC 7672 §3.2.2: DANE-TA names: the base domain, the MX host name, the next-hop domain (and its expansion).
+                    IReadOnlyList<string> names = DaneTlsaLookup.ReferenceNames(baseDomain, hostName, request.RecipientDomain, expandedNextHop);
+                    var verifier = new ReportingVerifier(new DaneServerVerifier(tlsa.Records, names, options.Time));
+                    var decision = new OutboundTlsDecision(domain.TlsOptional ? OutboundTlsMode.Opportunistic : OutboundTlsMode.Required, "dane", verifier, sni);
                     return new HostPlan(decision, TlsSessionResult.Tlsa, strings, [], !domain.TlsOptional);
                 }
                 // RFC 7672 §2.2: TLSA records exist but none is usable: TLS is mandatory, unauthenticated.
                 var any = new OutboundTlsDecision(domain.TlsOptional ? OutboundTlsMode.Opportunistic : OutboundTlsMode.Required, "dane-unusable",
-                    new ReportingVerifier(AnyCertificateVerifier.Instance));
+                    new ReportingVerifier(AnyCertificateVerifier.Instance), sni);
                 return RequireTlsCheck(domain, new HostPlan(any, TlsSessionResult.Tlsa, strings, [], false));
             }
-            // No TLSA records at any base domain: no DANE for this host.
+            // No TLSA records at any candidate base domain, or an insecure host: no DANE for this host.
         }
         // 2. MTA-STS.
         if (domain.ActivePolicy is { } policy)
@@ -259,25 +253,6 @@ internal sealed class DeliverySecurityPlanner(DeliverySecurityOptions options, I
         // 3. No policy.
         OutboundTlsDecision d = await fallback.DecideAsync(new OutboundTlsContext(request.RecipientDomain, host.Name, port, host.Authentic, request.RequireTls), ct).ConfigureAwait(false);
         return RequireTlsCheck(domain, new HostPlan(d with { Verifier = new ReportingVerifier(d.Verifier) }, TlsSessionResult.NoPolicyFound, [], [], false));
-    }
-
-    /// <summary>
-    /// RFC 7672 §2.2.2: whether every step of the CNAME expansion of <paramref name="hostName"/> is DNSSEC-secure:
-    /// each alias (the host name and every intermediate target) answered authentically for its CNAME, and the final
-    /// name's addresses authentic. A validating resolver's answer for the whole chain already says so; asking step by
-    /// step keeps the decision right when a resolver's AD bit covered only the first name.
-    /// </summary>
-    private async Task<bool> ExpansionIsSecureAsync(string hostName, IReadOnlyList<string> chain, CancellationToken ct)
-    {
-        string owner = hostName;
-        foreach (string target in chain)
-        {
-            DnsResult<DnsRecord> step = await dns.QueryAsync(owner, DnsRecordType.CNAME, ct).ConfigureAwait(false);
-            if (!step.IsSuccess || !step.Authentic) return false;
-            owner = target;
-        }
-        DnsResult<System.Net.IPAddress> final = await dns.LookupIPAsync(owner, ct).ConfigureAwait(false);
-        return final.IsSuccess && final.Authentic && final.CnameChain.Count == 0;
     }
 
     /// <summary>RFC 8689 §4.2.1: with REQUIRETLS a host without DANE or MTA-STS verification is not used.</summary>

@@ -77,7 +77,7 @@ public sealed class DirectTransport(MxResolver resolver, DirectTransportOptions?
                     continue;
                 }
                 anyAddress = true;
-                HostPlan plan = await _planner.ForHostAsync(request, security, host, resolved, _options.Port, cancellationToken).ConfigureAwait(false);
+                HostPlan plan = await _planner.ForHostAsync(request, security, host, resolved, _options.Port, cancellationToken, mx.ExpandedDomain).ConfigureAwait(false);
                 if (plan.Decision is null)
                 {
                     // DANE or MTA-STS (or REQUIRETLS) rules this host out.

@@ -9,7 +9,7 @@ namespace Postern.Smtp.Client;
 
 /// <summary>Where and how to talk to one host.</summary>
 /// <param name="ConnectTo">What the dialer connects to: an IP address, or a name when the dialer resolves names.</param>
-/// <param name="HostName">The host's name: SNI, certificate name check, logs.</param>
+/// <param name="HostName">The host's name: SNI (unless the TLS decision names another: DANE's TLSA base domain, RFC 7672 §8.1; MTA-STS uses the MX host name, RFC 8461 §7.1), certificate name check, logs.</param>
 /// <param name="Port">TCP port.</param>
 /// <param name="ImplicitTls">TLS from the first byte (submissions, port 465, RFC 8314).</param>
 /// <param name="Tls">The policy's decision for this host.</param>

@@ -22,14 +22,15 @@ public sealed record MxHost(string Name, int Preference, bool Authentic);
 /// <param name="Permanent">True when retrying cannot help (null MX, NXDOMAIN).</param>
 /// <param name="Enhanced">The RFC 3463 code of the failure.</param>
 /// <param name="Implicit">The domain has no MX records and is its own host (RFC 5321 §5.1).</param>
-public sealed record MxResolution(IReadOnlyList<MxHost> Hosts, string? Failure, bool Permanent, string Enhanced, bool Implicit = false);
+/// <param name="ExpandedDomain">The domain's CNAME expansion when the MX lookup followed aliases (a DANE-TA reference identifier, RFC 7672 §3.2.2); null without.</param>
+public sealed record MxResolution(IReadOnlyList<MxHost> Hosts, string? Failure, bool Permanent, string Enhanced, bool Implicit = false, string? ExpandedDomain = null);
 
 /// <summary>A host's addresses in the order to try them, or why there are none.</summary>
 /// <param name="Addresses">The addresses (empty on failure).</param>
 /// <param name="Error">The DNS failure, or null.</param>
 /// <param name="Temporary">The failure may go away (SERVFAIL, timeout).</param>
 /// <param name="NotFound">The host has no addresses.</param>
-/// <param name="Authentic">Both address lookups were DNSSEC-authentic (RFC 7672 §2.2.2: TLSA records are looked up only then).</param>
+/// <param name="Authentic">Both address lookups were DNSSEC-authentic (RFC 7672 §2.2.2: without that, TLSA records are looked up only for an alias whose first CNAME is secure).</param>
 /// <param name="CnameChain">The names the host name is an alias of, in order (the last is the name that has the addresses); empty without CNAMEs.</param>
 public sealed record HostAddresses(List<IPAddress> Addresses, string? Error, bool Temporary, bool NotFound, bool Authentic, IReadOnlyList<string>? CnameChain = null)
 {
@@ -81,7 +82,8 @@ public sealed class MxResolver(IDnsResolver dns)
                         hosts.Add(new MxHost(h, group.Key, mx.Authentic));
                 }
             }
-            return new MxResolution(hosts.Take(MaxHosts).ToList(), null, false, "2.0.0");
+            return new MxResolution(hosts.Take(MaxHosts).ToList(), null, false, "2.0.0",
+                ExpandedDomain: mx.CnameChain.Count > 0 ? mx.CanonicalName.TrimEnd('.') : null);
         }
         if (mx.Outcome == DnsOutcome.NxDomain)
             return new MxResolution([], $"domain {domain} does not exist (NXDOMAIN)", true, "5.1.2");

@@ -25,7 +25,7 @@ public sealed record OutboundRecipient(string Address, string? Notify = null, st
 /// <param name="Attempt">The attempt number, 1-based (routes can choose a transport by it).</param>
 /// <param name="SenderDomain">The domain of the sender, for routes (the reverse-path's, or the submitter's for DSNs).</param>
 /// <param name="TlsRequiredNo">The message has the header <c>TLS-Required: No</c> (RFC 8689 §5): MTA-STS and DANE verification failures are ignored (ignored itself when <paramref name="RequireTls"/> is set).</param>
-/// <param name="TlsReport">The message is a TLS report Postern sends (RFC 8460 §3): the TLS sessions that deliver it are not recorded for TLS reports.</param>
+/// <param name="TlsReport">The message is a TLS report Postern sends (RFC 8460): the TLS sessions that deliver it are not recorded for TLS reports (no report loops).</param>
 public sealed record OutboundRequest(
     string RecipientDomain,
     string MailFrom,

@@ -40,7 +40,11 @@ public interface IServerCertificateVerifier
 /// <param name="Mode">None, opportunistic or required.</param>
 /// <param name="Policy">Name recorded in <see cref="TlsOutcome.Policy"/> (e.g. <c>opportunistic</c>, <c>smarthost</c>; later <c>mta-sts</c>, <c>dane</c>).</param>
 /// <param name="Verifier">How the certificate is checked.</param>
-public sealed record OutboundTlsDecision(OutboundTlsMode Mode, string Policy, IServerCertificateVerifier Verifier);
+/// <param name="ServerName">
+/// The name sent as SNI, when it is not the host name: with DANE the TLSA base domain, which differs from the MX host
+/// name when that is a CNAME (RFC 7672 §8.1). Null: the host name.
+/// </param>
+public sealed record OutboundTlsDecision(OutboundTlsMode Mode, string Policy, IServerCertificateVerifier Verifier, string? ServerName = null);
 
 /// <summary>Decides, per host, whether and how TLS is used.</summary>
 public interface IOutboundTlsPolicy

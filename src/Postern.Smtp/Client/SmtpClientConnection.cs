@@ -110,7 +110,7 @@ public sealed partial class SmtpClientConnection : IAsyncDisposable
         {
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
-                TargetHost = host.StartsWith('[') ? null : host,
+                TargetHost = (decision.ServerName ?? host) is var sni && sni.StartsWith('[') ? null : sni, // RFC 7672 §8.1: DANE sends the TLSA base domain
                 EnabledSslProtocols = SslProtocols.None, // the system's choice: TLS 1.2 and 1.3
                 CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
             }, cts.Token).ConfigureAwait(false);

@@ -4,8 +4,10 @@
 // certificate-host-mismatch, certificate-expired, certificate-not-trusted, validation-failure
 // (also an MX host outside the MTA-STS policy), tlsa-invalid, dnssec-invalid,
 // sts-policy-fetch-error, sts-policy-invalid. A connection that never got as far as EHLO is not
-// a TLS session and is not recorded. Neither is any session that delivers a TLS report: RFC 8460
-// §3 asks senders not to include the SMTP session of a report in the next report (no loops).
+// a TLS session and is not recorded. Neither is any session that delivers a TLS report: Postern's
+// own rule against report loops (a domain with a TLS problem would otherwise get a report about
+// the delivery of its report every day); RFC 8460 does not ask for it in the sections checked
+// (§3, §5.3.1, which only says such deliveries ignore MTA-STS and DANE failures).
 using Postern.Security.MtaSts;
 using Postern.Store.Reports;
 
@@ -15,7 +17,7 @@ namespace Postern.Smtp.Client;
 /// <param name="options">Where results go.</param>
 /// <param name="recipientDomain">The policy domain.</param>
 /// <param name="security">What applies to the domain.</param>
-/// <param name="recording">False for the delivery of a TLS report (RFC 8460 §3): nothing is recorded.</param>
+/// <param name="recording">False for the delivery of a TLS report (no report loops; see the file comment): nothing is recorded.</param>
 internal sealed class TlsResultReporter(DeliverySecurityOptions options, string recipientDomain, DomainSecurity security, bool recording = true)
 {
     private readonly string _domain = recipientDomain.TrimEnd('.').ToLowerInvariant();
@@ -23,7 +25,7 @@ internal sealed class TlsResultReporter(DeliverySecurityOptions options, string 
     /// <summary>
     /// A policy that could not be fetched or parsed counts as a failed session of type sts (RFC 8460 §4.3.2.2), and so
     /// does an invalid <c>_mta-sts</c> record (several STSv1 records, no valid id: <c>sts-policy-invalid</c>), also
-    /// when a cached policy stays in force because of it (RFC 8461 §5.1).
+    /// when a cached policy stays in force because of it (RFC 8461 §3.1, §3.3).
     /// </summary>
     public void PolicyLookup()
     {

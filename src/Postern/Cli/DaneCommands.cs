@@ -89,9 +89,12 @@ internal static class DaneCommands
     }
 
     /// <summary>Connects to <paramref name="connectTo"/>:<paramref name="port"/>, starts TLS and checks the chain of <paramref name="host"/> against the records; prints and returns the exit code.</summary>
-    private static async Task<int> DialOneAsync(string host, string connectTo, int port, IReadOnlyList<TlsaRecord> records, bool implicitTls, CancellationToken cancellationToken)
+    /// <param name="host">The name sent as SNI (the TLSA base domain, RFC 7672 §8.1).</param>
+    /// <param name="referenceNames">The DANE-TA reference identifiers (RFC 7672 §3.2.2); default: <paramref name="host"/>.</param>
+    private static async Task<int> DialOneAsync(string host, string connectTo, int port, IReadOnlyList<TlsaRecord> records, bool implicitTls, CancellationToken cancellationToken,
+        IReadOnlyList<string>? referenceNames = null)
     {
-        var verifier = new DaneServerVerifier(records, [host]);
+        var verifier = new DaneServerVerifier(records, referenceNames ?? [host]);
         try
         {
             using var tcp = new TcpClient();
@@ -192,30 +195,42 @@ internal static class DaneCommands
                     continue;
                 }
                 Console.WriteLine($"addresses: {string.Join(", ", addresses.Addresses)}; {(addresses.Authentic ? "DNSSEC-authentic" : "not DNSSEC-authentic")}");
-                string tlsaName = $"_{port}._tcp.{host.Name.TrimEnd('.')}";
-                if (!host.Authentic || !addresses.Authentic)
+                string hostName = host.Name.TrimEnd('.');
+                if (addresses.ExpandedName is { } expandedName)
+                    Console.WriteLine($"{hostName} is an alias of {expandedName}");
+                if (!host.Authentic)
                 {
-                    Console.WriteLine($"verdict {host.Name}: no DANE (the MX or address lookup is not DNSSEC-authentic; RFC 7672 §2.2)");
+                    Console.WriteLine($"verdict {host.Name}: no DANE (the MX lookup is not DNSSEC-authentic; RFC 7672 §2.2.1)");
                     worst = Worse(worst, DialNoRecords);
                     continue;
                 }
-                DnsResult<TlsaRecord> found = await dns.LookupTlsaAsync(tlsaName, cancellationToken).ConfigureAwait(false);
-                Console.WriteLine($"TLSA {tlsaName}: {found.Outcome}, {(found.Authentic ? "DNSSEC-authentic" : "not DNSSEC-authentic")}");
-                if (found.IsTemporaryFailure)
+                // RFC 7672 §2.2.2-2.2.3: the candidate TLSA base domains (for a secure CNAME, the expanded name first), as delivery does.
+                DaneTlsaResult tlsa = await DaneTlsaLookup.LookupAsync(dns, hostName, addresses, port, int.MaxValue, cancellationToken).ConfigureAwait(false);
+                if (tlsa.Candidates.Count == 0)
                 {
-                    Console.WriteLine($"verdict {host.Name}: TLSA lookup failed: delivery would be deferred (RFC 7672 §2.2)");
+                    Console.WriteLine($"verdict {host.Name}: no DANE (the address lookup is not DNSSEC-authentic; RFC 7672 §2.2.2)");
+                    worst = Worse(worst, DialNoRecords);
+                    continue;
+                }
+                foreach ((string queried, DnsResult<TlsaRecord> found) in tlsa.Lookups)
+                    Console.WriteLine($"TLSA {queried}: {found.Outcome}, {(found.Authentic ? "DNSSEC-authentic" : "not DNSSEC-authentic")}");
+                if (tlsa.LookupFailed)
+                {
+                    Console.WriteLine($"verdict {host.Name}: TLSA lookup failed: delivery would be deferred (RFC 7672 §2.1.2)");
                     worst = Worse(worst, DialFailed);
                     continue;
                 }
-                if (!found.IsSuccess || !found.Authentic)
+                if (tlsa.BaseDomain is not { } baseDomain)
                 {
                     Console.WriteLine($"verdict {host.Name}: no DANE (no DNSSEC-authentic TLSA records)");
                     worst = Worse(worst, DialNoRecords);
                     continue;
                 }
-                foreach (TlsaRecord r in found.Records)
+                Console.WriteLine($"TLSA base domain {baseDomain} (sent as SNI, RFC 7672 §8.1)");
+                foreach (TlsaRecord r in tlsa.Records)
                     Console.WriteLine($"TLSA {r.FormatData()}");
-                int code = await DialOneAsync(host.Name.TrimEnd('.'), addresses.Addresses[0].ToString(), port, found.Records, false, cancellationToken).ConfigureAwait(false);
+                IReadOnlyList<string> names = DaneTlsaLookup.ReferenceNames(baseDomain, hostName, name, mx.ExpandedDomain);
+                int code = await DialOneAsync(baseDomain, addresses.Addresses[0].ToString(), port, tlsa.Records, false, cancellationToken, names).ConfigureAwait(false);
                 Console.WriteLine($"verdict {host.Name}: " + code switch
                 {
                     DialVerified => "verified",

@@ -36,6 +36,9 @@ public sealed class FakeSmtpPeer : IAsyncDisposable
 
     public int Connections;
 
+    /// <summary>The SNI name each TLS handshake received ("" without SNI), in order.</summary>
+    public ConcurrentQueue<string> ServerNames { get; } = new();
+
     public static FakeSmtpPeer Start(Func<FakePeerSession, Task> handler, IPAddress? address = null, int port = 0)
     {
         var l = new TcpListener(address ?? IPAddress.Loopback, port);
@@ -260,6 +263,7 @@ public sealed class FakePeerSession(FakeSmtpPeer peer, TcpClient client, Cancell
     {
         var ssl = new SslStream(_stream);
         await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, stop);
+        peer.ServerNames.Enqueue(ssl.TargetHostName ?? "");
         _stream = ssl;
         IsTls = true;
         _start = _end = 0;
