@@ -202,13 +202,20 @@ internal sealed class WriteContext : IDisposable
 
     public SqliteCommand Command(string sql)
     {
+        var cmd = Cached(sql);
+        cmd.Parameters.Clear();
+        return cmd;
+    }
+
+    /// <summary>The command for <paramref name="sql"/>, created once per connection, in the current transaction.</summary>
+    private SqliteCommand Cached(string sql)
+    {
         if (!_commands.TryGetValue(sql, out var cmd))
         {
             cmd = Connection.CreateCommand();
             cmd.CommandText = sql;
             _commands[sql] = cmd;
         }
-        cmd.Parameters.Clear();
         cmd.Transaction = Transaction;
         return cmd;
     }
@@ -227,13 +234,7 @@ internal sealed class WriteContext : IDisposable
     /// names match (the usual case: one statement, one argument list), which saves creating them for every message.</summary>
     private SqliteCommand Bound(string sql, ReadOnlySpan<(string Name, object? Value)> args)
     {
-        if (!_commands.TryGetValue(sql, out var cmd))
-        {
-            cmd = Connection.CreateCommand();
-            cmd.CommandText = sql;
-            _commands[sql] = cmd;
-        }
-        cmd.Transaction = Transaction;
+        var cmd = Cached(sql);
         var ps = cmd.Parameters;
         bool same = ps.Count == args.Length;
         for (int i = 0; same && i < args.Length; i++) same = string.Equals(ps[i].ParameterName, args[i].Name, StringComparison.Ordinal);
