@@ -17,11 +17,14 @@ public sealed record CertificateFiles(string CertificatePath, string KeyPath);
 /// (<see cref="SelectContext"/>): clients such as Postfix or Python's ssl never fetch a missing
 /// intermediate, so a leaf alone from an ACME CA fails their verification (RFC 8446 §4.4.2).
 /// The set of files itself can change while connections run (<see cref="ReplaceFiles"/>), when a
-/// running server gains or loses the certificate of a mail domain.
+/// running server gains or loses the certificate of a mail domain; a set that could not be loaded
+/// is tried again at each recheck until it loads (its files may be written later, e.g. by ACME).
 /// </summary>
 public sealed class CertificateSelector
 {
     private volatile Entry[] _entries;
+    private volatile IReadOnlyList<CertificateFiles>? _pending;
+    private readonly Lock _replacing = new();
     private readonly TimeProvider _time;
     private long _nextCheck;
 
@@ -48,12 +51,37 @@ public sealed class CertificateSelector
     /// <summary>
     /// Uses <paramref name="files"/> from now on, in that order: pairs already in use are kept as
     /// loaded, new ones are loaded now. Throws with the file's name when a new pair cannot be
-    /// loaded; the previous set then stays in use. Handshakes under way finish on what they chose.
+    /// loaded; the previous set then stays in use, and this set is tried again at each recheck
+    /// (reported through <see cref="PendingFilesLoaded"/> when it loads) unless another replaces it.
+    /// Handshakes under way finish on what they chose.
     /// </summary>
     public void ReplaceFiles(IReadOnlyList<CertificateFiles> files)
     {
         ArgumentNullException.ThrowIfNull(files);
         if (files.Count == 0) throw new ArgumentException("at least one certificate is needed", nameof(files));
+        lock (_replacing)
+        {
+            try
+            {
+                Use(files);
+                _pending = null;
+            }
+            catch
+            {
+                _pending = files;
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Called with the set of files when one that <see cref="ReplaceFiles"/> could not load has loaded on a recheck.</summary>
+    public Action<IReadOnlyList<CertificateFiles>>? PendingFilesLoaded { get; set; }
+
+    /// <summary>Whether a set of files given to <see cref="ReplaceFiles"/> is still waiting to load.</summary>
+    public bool HasPendingFiles => _pending is not null;
+
+    private void Use(IReadOnlyList<CertificateFiles> files)
+    {
         var current = _entries;
         var next = new Entry[files.Count];
         for (int i = 0; i < files.Count; i++)
@@ -106,6 +134,8 @@ public sealed class CertificateSelector
         long next = Interlocked.Read(ref _nextCheck);
         if (now < next || Interlocked.CompareExchange(ref _nextCheck, now + (long)(RecheckInterval.TotalSeconds * _time.TimestampFrequency), next) != next)
             return;
+        if (_pending is not null)
+            RetryPending();
         foreach (var e in _entries)
         {
             var stamp = Stamp(e.Files);
@@ -120,6 +150,28 @@ public sealed class CertificateSelector
                 ReloadFailed?.Invoke(e.Files, ex);
             }
         }
+    }
+
+    private void RetryPending()
+    {
+        IReadOnlyList<CertificateFiles>? loaded = null;
+        lock (_replacing)
+        {
+            // ReplaceFiles may have given another set meanwhile.
+            if (_pending is not { } pending) return;
+            try
+            {
+                Use(pending);
+                _pending = null;
+                loaded = pending;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                // Still not loadable; the failure was reported when ReplaceFiles threw.
+            }
+        }
+        if (loaded is not null)
+            PendingFilesLoaded?.Invoke(loaded);
     }
 
     private static (DateTime, DateTime, long, long) Stamp(CertificateFiles f)

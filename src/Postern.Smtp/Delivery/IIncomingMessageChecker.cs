@@ -31,14 +31,20 @@ public sealed record IncomingVerdict
     /// <summary>A comment for the Received header's "from" clause (without parentheses), e.g. whether the sender's DNS is DNSSEC-signed.</summary>
     public string? ReceivedComment { get; init; }
 
+    /// <summary>
+    /// The client's host name, confirmed by reverse and forward DNS (iprev pass, RFC 8601 §3), for the
+    /// Received header's TCP-info (RFC 5321 §4.4: "from HELO (name [address])"); null when not confirmed.
+    /// </summary>
+    public string? ClientHostName { get; init; }
+
     /// <summary>Deliver into the account's Junk mailbox (special-use \Junk) instead of the usual one (DMARC quarantine).</summary>
     public bool Junk { get; init; }
 }
 
 /// <summary>
 /// One step of the acceptance pipeline, run after the message is complete and before it is
-/// delivered. Sender authentication (SPF, DKIM, DMARC) plugs in here and adds its
-/// Authentication-Results; no such checker exists yet, and no such header is written without one.
+/// delivered. Sender authentication (SPF, DKIM, DMARC: <see cref="SenderAuthenticationChecker"/>) plugs in
+/// here and adds its Authentication-Results; without a checker no such header is written.
 /// </summary>
 public interface IIncomingMessageChecker
 {

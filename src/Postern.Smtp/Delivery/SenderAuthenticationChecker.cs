@@ -36,14 +36,15 @@ public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticat
         Evaluated?.Invoke(message, result);
         string headers = result.ReceivedSpf + "\r\n" + result.AuthenticationResults + "\r\n";
         string? received = ReceivedComment(sender);
+        string? clientName = ConfirmedClientName(sender);
         return result.Disposition switch
         {
             DmarcPolicy.Reject => new IncomingVerdict
             {
                 Rejection = (550, "5.7.1", $"DMARC policy of {result.Dmarc.FromDomain} rejects this message (SPF and DKIM do not align with the From domain)"),
             },
-            DmarcPolicy.Quarantine => new IncomingVerdict { AddHeaders = headers, Junk = true, ReceivedComment = received },
-            _ => new IncomingVerdict { AddHeaders = headers, ReceivedComment = received },
+            DmarcPolicy.Quarantine => new IncomingVerdict { AddHeaders = headers, Junk = true, ReceivedComment = received, ClientHostName = clientName },
+            _ => new IncomingVerdict { AddHeaders = headers, ReceivedComment = received, ClientHostName = clientName },
         };
     }
 
@@ -58,5 +59,26 @@ public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticat
         Postern.Security.Spf.SpfCheckResult spf = sender.Spf.MailFrom;
         if (spf.Domain.Length == 0) return null;
         return sender.SenderDnssecSigned ? $"sender DNS {spf.Domain} DNSSEC-signed" : $"sender DNS {spf.Domain} not DNSSEC-signed";
+    }
+
+    /// <summary>
+    /// The client's name when iprev passed, lower-cased and without a trailing dot; null otherwise, and for a
+    /// name that is not a plain host name (letters, digits, hyphens, dots): whoever controls the reverse zone
+    /// chooses it, and it goes into a header field.
+    /// </summary>
+    public static string? ConfirmedClientName(SenderAuthentication sender)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        if (sender.Iprev is not { Result: Postern.Security.Iprev.IprevResult.Pass, Name: { } name }) return null;
+        name = name.TrimEnd('.').ToLowerInvariant();
+        if (name.Length is 0 or > 253) return null;
+        foreach (string label in name.Split('.'))
+        {
+            // RFC 5321 §4.1.2 sub-domain: Let-dig [Ldh-str].
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-') return null;
+            foreach (char c in label)
+                if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')) return null;
+        }
+        return name;
     }
 }

@@ -261,6 +261,7 @@ internal sealed partial class SmtpSession
             message.Headers, IsSecure, _authAccount, message.OpenRead);
         var checkerHeaders = new StringBuilder();
         var receivedComments = new List<string>();
+        string? clientName = null;
         bool junk = false;
         foreach (IIncomingMessageChecker checker in Options.MessageCheckers)
         {
@@ -272,6 +273,7 @@ internal sealed partial class SmtpSession
             }
             checkerHeaders.Append(verdict.AddHeaders);
             if (verdict.ReceivedComment is { Length: > 0 } comment) receivedComments.Add(comment);
+            clientName ??= verdict.ClientHostName;
             junk |= verdict.Junk;
         }
 
@@ -288,7 +290,7 @@ internal sealed partial class SmtpSession
             }
         }
 
-        string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null, receivedComments);
+        string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null, clientName, receivedComments);
         var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length)
         {
             AccountFile = message.AccountFile,
@@ -321,7 +323,7 @@ internal sealed partial class SmtpSession
         string? queueId = null;
         if (_queued.Count > 0)
         {
-            string queuedReceived = ReceivedHeader(mail, _recipients.Count + _queued.Count == 1 ? _queued[0].Address : null, receivedComments);
+            string queuedReceived = ReceivedHeader(mail, _recipients.Count + _queued.Count == 1 ? _queued[0].Address : null, clientName, receivedComments);
             queueId = await EnqueueSubmittedAsync(message, mail, envelopeFrom, queuedReceived + extraHeaders, partialKey).ConfigureAwait(false);
             if (queueId is null)
                 return;
@@ -384,12 +386,18 @@ internal sealed partial class SmtpSession
     }
 
     /// <summary>RFC 5321 §4.4 trace field, with the TLS version and cipher and the encrypted connection id.</summary>
-    private string ReceivedHeader(MailCommand mail, string? singleRecipient, List<string> fromComments)
+    private string ReceivedHeader(MailCommand mail, string? singleRecipient, string? clientName, List<string> fromComments)
     {
         // RFC 3848 / RFC 6531 §3.7.3 "with" protocol names.
         string with = !_esmtp ? "SMTP" : (mail.SmtpUtf8 ? "UTF8SMTP" : "ESMTP") + (IsSecure ? "S" : "") + (_authAccount is not null ? "A" : "");
         var sb = new StringBuilder("Received: from ");
-        sb.Append(_helo).Append(" ([").Append(_remote).Append("])");
+        // RFC 5321 §4.4 TCP-info: the address literal, after the client's name when DNS confirmed it.
+        sb.Append(_helo).Append(" (");
+        if (clientName is not null)
+            sb.Append(clientName).Append(' ');
+        // RFC 5321 §4.1.3: an IPv6 address literal is tagged "IPv6:".
+        sb.Append(_remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !_remote.IsIPv4MappedToIPv6 ? "[IPv6:" : "[")
+          .Append(_remote.IsIPv4MappedToIPv6 ? _remote.MapToIPv4() : _remote).Append("])");
         // The checkers' notes on the sender (whether its DNS is DNSSEC-signed), as RFC 5322 §3.6.7 comments.
         foreach (string c in fromComments)
             sb.Append(" (").Append(c.Replace('(', '[').Replace(')', ']').Replace('\r', ' ').Replace('\n', ' ')).Append(')');

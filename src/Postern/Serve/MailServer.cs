@@ -106,6 +106,8 @@ internal sealed class MailServer : IAsyncDisposable
                 files.AddRange(configuredFiles[name]);
                 var selector = new CertificateSelector(files);
                 selector.ReloadFailed = (files, e) => _logger.LogError("certificate reload failed cert={Cert} key={Key} error={Error}; the previous certificate stays in use", files.CertificatePath, files.KeyPath, e.Message);
+                string listener = name;
+                selector.PendingFilesLoaded = files => _logger.LogInformation("listener={Listener} certificates for the domains loaded on a later try ({Count} pairs)", listener, files.Count);
                 certificates[name] = selector;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
@@ -204,7 +206,7 @@ internal sealed class MailServer : IAsyncDisposable
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
                     {
-                        _logger.LogError("listener={Listener} certificates not updated for the domains: {Error}; the previous ones stay in use", name, e.Message);
+                        _logger.LogError("listener={Listener} certificates not updated for the domains: {Error}; the previous ones stay in use, tried again at each certificate check", name, e.Message);
                     }
                 }
             };

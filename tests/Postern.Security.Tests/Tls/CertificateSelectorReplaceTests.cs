@@ -49,4 +49,40 @@ public sealed class CertificateSelectorReplaceTests : IDisposable
         Assert.Throws<ArgumentException>(() => selector.ReplaceFiles([]));
         Assert.True(selector.Select("anything.test").MatchesHostname("mail.example.org"));
     }
+
+    [Fact]
+    public void A_set_that_could_not_be_loaded_is_used_once_its_files_appear()
+    {
+        // A certificate the CA has not issued yet: ReplaceFiles fails now, and the set loads on a later
+        // recheck once the files are there, without another ReplaceFiles.
+        var host = Write("mail.example.org");
+        var selector = new CertificateSelector([host]) { RecheckInterval = TimeSpan.Zero };
+        IReadOnlyList<CertificateFiles>? reported = null;
+        selector.PendingFilesLoaded = files => reported = files;
+        var later = new CertificateFiles(Path.Combine(_dir, "autoconfig.example.net.pem"), Path.Combine(_dir, "autoconfig.example.net.key"));
+        Assert.Throws<FileNotFoundException>(() => selector.ReplaceFiles([host, later]));
+        Assert.True(selector.HasPendingFiles);
+        Assert.True(selector.Select("autoconfig.example.net").MatchesHostname("mail.example.org")); // still the old set
+        Assert.Null(reported);
+
+        Assert.Equal(later, Write("autoconfig.example.net"));
+        Assert.True(selector.Select("autoconfig.example.net").MatchesHostname("autoconfig.example.net"));
+        Assert.Equal([host, later], selector.Files);
+        Assert.Equal([host, later], reported);
+        Assert.False(selector.HasPendingFiles);
+    }
+
+    [Fact]
+    public void A_later_replacement_supersedes_a_set_still_waiting_to_load()
+    {
+        var host = Write("mail.example.org");
+        var selector = new CertificateSelector([host]) { RecheckInterval = TimeSpan.Zero };
+        var later = new CertificateFiles(Path.Combine(_dir, "gone.example.net.pem"), Path.Combine(_dir, "gone.example.net.key"));
+        Assert.Throws<FileNotFoundException>(() => selector.ReplaceFiles([host, later]));
+        selector.ReplaceFiles([host]); // the domain was removed again
+        Assert.False(selector.HasPendingFiles);
+        Write("gone.example.net");
+        Assert.True(selector.Select("gone.example.net").MatchesHostname("mail.example.org"));
+        Assert.Equal([host], selector.Files);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using Postern.Smtp.Server;
 
@@ -336,6 +337,18 @@ public class ProtocolTests
         await c.ExpectAsync("DATA", "354");
         await c.ExpectAsync(Msg + ".", "250");
         Assert.Contains("with SMTP id", Assert.Single(await s.MessagesAsync("alice")));
+    }
+
+    [Fact]
+    public async Task Received_writes_an_ipv6_client_as_an_ipv6_address_literal()
+    {
+        // RFC 5321 §4.1.3: "[IPv6:...]", as in EHLO.
+        await using var s = await SmtpTestServer.StartAsync(o => o with { Listeners = [new SmtpListener(new IPEndPoint(IPAddress.IPv6Loopback, 0), SmtpListenerKind.Mx)] });
+        await using var c = await SmtpTestClient.ConnectAsync(s.MxPort, tls: false, IPAddress.IPv6Loopback);
+        await c.EnvelopeAsync("sender@remote.example", "alice@example.org");
+        await c.ExpectAsync("DATA", "354");
+        await c.ExpectAsync(Msg + ".", "250");
+        Assert.Contains("Received: from client.example ([IPv6:::1])", Assert.Single(await s.MessagesAsync("alice")), StringComparison.Ordinal);
     }
 
     [Fact]

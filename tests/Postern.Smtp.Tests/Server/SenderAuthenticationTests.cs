@@ -8,7 +8,7 @@ namespace Postern.Smtp.Tests.Server;
 /// <summary>SPF, DKIM and DMARC in the acceptance pipeline: Authentication-Results on delivery, reject at DATA, quarantine to Junk.</summary>
 public class SenderAuthenticationTests
 {
-    private static InMemoryDnsResolver Zone()
+    private static InMemoryDnsResolver Zone(string clientName = "localhost")
     {
         var dns = new InMemoryDnsResolver();
         // 127.0.0.1 is the test client's address: allowed by good.test, not by the others.
@@ -18,16 +18,16 @@ public class SenderAuthenticationTests
         dns.Zone.AddTxt("_dmarc.strict.test", "v=DMARC1; p=reject");
         dns.Zone.AddTxt("wary.test", "v=spf1 ip4:192.0.2.1 -all");
         dns.Zone.AddTxt("_dmarc.wary.test", "v=DMARC1; p=quarantine");
-        dns.Zone.AddPtr(IPAddress.Loopback, "localhost");
-        dns.Zone.AddAddress("localhost", IPAddress.Loopback);
+        dns.Zone.AddPtr(IPAddress.Loopback, clientName);
+        dns.Zone.AddAddress(clientName, IPAddress.Loopback);
         dns.SetAuthentic("good.test");
         dns.SetAuthentic("_dmarc.good.test");
         return dns;
     }
 
-    private static Task<SmtpTestServer> StartAsync() => SmtpTestServer.StartAsync(o => o with
+    private static Task<SmtpTestServer> StartAsync(string clientName = "localhost") => SmtpTestServer.StartAsync(o => o with
     {
-        MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(Zone(), new MessageAuthenticatorOptions { HostName = "mx.example.org" }))],
+        MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(Zone(clientName), new MessageAuthenticatorOptions { HostName = "mx.example.org" }))],
     });
 
     private static async Task<string> SendAsync(SmtpTestServer s, string mailFrom, string fromHeader, string expect)
@@ -64,6 +64,31 @@ public class SenderAuthenticationTests
         string Received(string m) => m[m.IndexOf("Received: from", StringComparison.Ordinal)..m.IndexOf("\tby ", StringComparison.Ordinal)];
         Assert.Contains("(sender DNS good.test DNSSEC-signed)", Received(messages.Single(m => m.Contains("Return-Path: <news@good.test>", StringComparison.Ordinal))), StringComparison.Ordinal);
         Assert.Contains("(sender DNS wary.test not DNSSEC-signed)", Received(messages.Single(m => m.Contains("Return-Path: <bounce@wary.test>", StringComparison.Ordinal))), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Received_names_the_client_when_reverse_and_forward_dns_agree()
+    {
+        await using var s = await StartAsync("Relay.Good.TEST.");
+        await SendAsync(s, "news@good.test", "news@good.test", "250");
+        Assert.Contains("Received: from client.example (relay.good.test [127.0.0.1])", Assert.Single(await s.MessagesAsync("alice")), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-forged.test")]
+    [InlineData("forged-.test")]
+    [InlineData("under_score.forged.test")]
+    public async Task A_reverse_name_that_is_not_a_host_name_stays_out_of_the_received_header(string ptrName)
+    {
+        // Whoever controls the reverse zone chooses the name; only plain host names reach the Received field.
+        await using var s = await StartAsync(ptrName);
+        await SendAsync(s, "news@good.test", "news@good.test", "250");
+        string msg = Assert.Single(await s.MessagesAsync("alice"));
+        string received = msg[msg.IndexOf("Received: from", StringComparison.Ordinal)..];
+        Assert.StartsWith("Received: from client.example ([127.0.0.1])", received, StringComparison.Ordinal);
+        Assert.DoesNotContain("forged", received[..received.IndexOf("\r\n\r\n", StringComparison.Ordinal)], StringComparison.Ordinal);
+        // The name is still reported, as a sanitised comment, in Authentication-Results.
+        Assert.Contains("iprev=pass", msg, StringComparison.Ordinal);
     }
 
     [Fact]

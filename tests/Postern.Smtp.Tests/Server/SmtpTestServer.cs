@@ -113,10 +113,11 @@ public sealed class SmtpTestClient : IAsyncDisposable
 
     public string Greeting { get; private set; } = "";
 
-    public static async Task<SmtpTestClient> ConnectAsync(int port, bool tls)
+    public static async Task<SmtpTestClient> ConnectAsync(int port, bool tls, IPAddress? address = null)
     {
-        var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        address ??= IPAddress.Loopback;
+        var tcp = new TcpClient(address.AddressFamily);
+        await tcp.ConnectAsync(address, port);
         Stream stream = tcp.GetStream();
         if (tls)
         {
