@@ -27,7 +27,8 @@ public sealed class TestServer : IAsyncDisposable
     public int Port => Server.BoundEndPoints[0].Port;
     public int TlsPort => Server.BoundEndPoints[1].Port;
 
-    public static async Task<TestServer> StartAsync(Func<ImapServerOptions, ImapServerOptions>? configure = null)
+    public static async Task<TestServer> StartAsync(Func<ImapServerOptions, ImapServerOptions>? configure = null, Microsoft.Extensions.Logging.ILogger? logger = null,
+        Postern.Security.Auth.AuthFailureLimiter? authLimiter = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "postern-imap-test-" + Guid.NewGuid().ToString("N"));
         var store = SqliteMailStore.Open(dir);
@@ -41,7 +42,7 @@ public sealed class TestServer : IAsyncDisposable
         };
         if (configure is not null)
             options = configure(options);
-        var server = new ImapServer(options, store);
+        var server = new ImapServer(options, store, authLimiter, logger);
         server.Start();
         return new TestServer(dir, store, server);
     }

@@ -7,7 +7,7 @@ namespace Postern.Mail.Tests.Reports;
 public class DmarcAggregateReportTests
 {
     // Shaped like the reports large receivers send (RFC 7489 Appendix C elements).
-    private const string Report = """
+    internal const string Report = """
         <?xml version="1.0" encoding="UTF-8" ?>
         <feedback>
           <report_metadata>

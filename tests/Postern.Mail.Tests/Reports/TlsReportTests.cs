@@ -7,7 +7,7 @@ namespace Postern.Mail.Tests.Reports;
 public class TlsReportTests
 {
     // Shaped like RFC 8460 §4.5's example: one STS policy with failures.
-    private const string Example = """
+    internal const string Example = """
         {
           "organization-name": "Company-X",
           "date-range": { "start-datetime": "2016-04-01T00:00:00Z", "end-datetime": "2016-04-01T23:59:59Z" },

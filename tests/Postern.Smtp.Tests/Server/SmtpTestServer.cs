@@ -32,7 +32,8 @@ public sealed class SmtpTestServer : IAsyncDisposable
     public int SubmissionPort => Server.BoundEndPoints[1].Port;
     public int SubmissionsPort => Server.BoundEndPoints[2].Port;
 
-    public static async Task<SmtpTestServer> StartAsync(Func<SmtpServerOptions, SmtpServerOptions>? configure = null, Postern.Security.Auth.AuthFailureLimiter? authLimiter = null)
+    public static async Task<SmtpTestServer> StartAsync(Func<SmtpServerOptions, SmtpServerOptions>? configure = null, Postern.Security.Auth.AuthFailureLimiter? authLimiter = null,
+        Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "postern-smtp-test-" + Guid.NewGuid().ToString("N"));
         var store = SqliteMailStore.Open(dir);
@@ -57,7 +58,7 @@ public sealed class SmtpTestServer : IAsyncDisposable
         };
         if (configure is not null)
             options = configure(options);
-        var server = new SmtpServer(options, store, authLimiter, new FileLogger());
+        var server = new SmtpServer(options, store, authLimiter, logger ?? new FileLogger());
         server.Start();
         return new SmtpTestServer(dir, store, server);
     }
