@@ -244,7 +244,7 @@ public sealed class MessageParser
                     ProcessLine(line, truncated, lineStart, total, termLen);
                     return;
                 }
-                _preview.Capture(line, lineStart);
+                _preview.Capture(line, lineStart, cut: truncated);
                 Advance(lfAfter, termLen, content.Length > 0);
                 return;
             }
@@ -258,7 +258,7 @@ public sealed class MessageParser
                     ProcessLine(line, truncated, lineStart, total, termLen);
                     return;
                 }
-                _preview.Capture(line, lineStart);
+                _preview.Capture(line, lineStart, cut: truncated);
                 Advance(lfAfter, termLen, content.Length > 0);
                 return;
             }
@@ -272,7 +272,7 @@ public sealed class MessageParser
                     ProcessLine(line, truncated, lineStart, total, termLen);
                     return;
                 }
-                _preview.Capture(line, lineStart);
+                _preview.Capture(line, lineStart, cut: truncated);
                 Advance(lfAfter, termLen, content.Length > 0);
                 return;
             }

@@ -97,23 +97,32 @@ public static class MessageText
     public static string MakePreview(string text) => MakePreview(text.AsSpan());
 
     /// <summary>Collapses whitespace and cuts to <see cref="PreviewLength"/> characters (RFC 8970 §3).</summary>
-    public static string MakePreview(ReadOnlySpan<char> text)
+    public static string MakePreview(ReadOnlySpan<char> text) => MakePreview(text, out _);
+
+    /// <summary>As <see cref="MakePreview(ReadOnlySpan{char})"/>; <paramref name="full"/>: the text had more than fits.</summary>
+    internal static string MakePreview(ReadOnlySpan<char> text, out bool full)
     {
         var sb = new StringBuilder(Math.Min(text.Length, PreviewLength + 1));
         bool space = false;
+        full = false;
         foreach (char c in text)
         {
             if (char.IsWhiteSpace(c) || char.IsControl(c)) { space = true; continue; }
-            if (space && sb.Length > 0) sb.Append(' ');
+            bool separate = space && sb.Length > 0;
+            // A preview never ends with the space that would have separated the next word.
+            if (sb.Length + (separate ? 2 : 1) > PreviewLength)
+            {
+                full = true;
+                break;
+            }
+            if (separate) sb.Append(' ');
             space = false;
             sb.Append(c);
-            if (sb.Length >= PreviewLength) break;
         }
-        var s = sb.ToString();
-        if (s.Length > PreviewLength) s = s[..PreviewLength];
-        // Do not end inside a surrogate pair.
-        if (s.Length > 0 && char.IsHighSurrogate(s[^1])) s = s[..^1];
-        return s;
+        // Do not end inside a surrogate pair (nor with the space before it).
+        if (sb.Length > 0 && char.IsHighSurrogate(sb[^1])) sb.Length--;
+        if (sb.Length > 0 && sb[^1] == ' ') sb.Length--;
+        return sb.ToString();
     }
 }
 
@@ -136,7 +145,13 @@ internal sealed class PreviewCapture
         _target = part;
     }
 
-    public void Capture(ReadOnlySpan<byte> chunk, long chunkStart)
+    /// <summary>
+    /// Keeps the part of <paramref name="chunk"/> (which starts at <paramref name="chunkStart"/>) that continues what was
+    /// kept. <paramref name="cut"/>: the chunk is the kept start of a longer line (see MessageParser.Cap); capturing ends
+    /// there, as it must when that line came in pieces whose middle is gone, so the preview does not depend on how the
+    /// message was split into chunks.
+    /// </summary>
+    public void Capture(ReadOnlySpan<byte> chunk, long chunkStart, bool cut = false)
     {
         if (_target is null || _done) return;
         // Bytes before BodyStart + _length were captured already (from a line kept across chunks).
@@ -151,7 +166,7 @@ internal sealed class PreviewCapture
         if (_buffer.Length < need) Array.Resize(ref _buffer, Math.Min(max, Math.Max(need, _buffer.Length * 2)));
         chunk[(int)(from - chunkStart)..(int)(to - chunkStart)].CopyTo(_buffer.AsSpan(_length));
         _length += (int)(to - from);
-        if (_length >= max) _done = true;
+        if (_length >= max || cut) _done = true;
     }
 
     // Plain text: the first bytes usually hold the whole preview, so they are decoded first (every stored message gets a
@@ -170,8 +185,8 @@ internal sealed class PreviewCapture
             string start = Decode(_buffer.AsSpan(0, FirstTryBytes), truncated: true);
             if (start.Length > CutMargin)
             {
-                string preview = MessageText.MakePreview(start.AsSpan(0, start.Length - CutMargin));
-                if (preview.Length == MessageText.PreviewLength) return preview;
+                string preview = MessageText.MakePreview(start.AsSpan(0, start.Length - CutMargin), out bool full);
+                if (full) return preview;
             }
         }
         return MessageText.MakePreview(Decode(_buffer.AsSpan(0, len), truncated: len < bodyLength));

@@ -94,4 +94,31 @@ public class PreviewTests
         parser.Append(Encoding.UTF8.GetBytes("From: a@example.org\r\n\r\nHello   there,\r\n\r\n  see you.\r\n"));
         Assert.Equal("Hello there, see you.", parser.Complete().Preview);
     }
+
+    [Fact]
+    public void A_preview_ends_with_a_word_never_with_the_space_before_the_next()
+    {
+        string preview = MessageText.MakePreview(new string('x', MessageText.PreviewLength - 1) + " yz");
+        Assert.Equal(new string('x', MessageText.PreviewLength - 1), preview);
+        Assert.Equal(MessageText.PreviewLength, MessageText.MakePreview(new string('x', 500)).Length);
+    }
+
+    [Fact]
+    public void The_preview_does_not_depend_on_how_the_message_arrived_when_its_first_body_line_is_cut()
+    {
+        // A first line too long for a header (it ends the header and is kept only up to the line limit),
+        // in three-byte characters, so the kept start alone holds fewer than 200 characters. Whether that
+        // line came in one piece or many, the preview is the same.
+        var limits = new MessageLimits(MaxHeaderBlockBytes: 300, MaxLineBytes: 64);
+        byte[] raw = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("李雷 <李雷> ", 300)) + "\r\n\r\nbody\r\n");
+        string? whole = MessageStructure.Parse(raw, limits).Preview;
+        Assert.False(string.IsNullOrEmpty(whole));
+        foreach (int size in new[] { 1, 7, 100, 1000 })
+        {
+            var parser = new MessageParser(limits);
+            for (int i = 0; i < raw.Length; i += size)
+                parser.Append(raw.AsSpan(i, Math.Min(size, raw.Length - i)));
+            Assert.Equal(whole, parser.Complete().Preview);
+        }
+    }
 }
