@@ -100,6 +100,10 @@ public sealed class DkimSigner
 
     private string SignHeaders(DkimHeaderBlock block, byte[] bodyHash)
     {
+        // RFC 5322 §2.2.3: folding continues a field. A message whose first line is folded would have that line
+        // join the DKIM-Signature field put in front of it, and the signature would no longer parse.
+        if (block.Bytes.Length > 0 && block.Bytes.Span[0] is (byte)' ' or (byte)'\t')
+            throw new InvalidDataException("the message starts with a folded line (space or tab) before any header field");
         var names = new List<string>();
         var configured = new List<string>(_options.Headers);
         if (!configured.Exists(h => h.Equals("From", StringComparison.OrdinalIgnoreCase))) configured.Insert(0, "From");

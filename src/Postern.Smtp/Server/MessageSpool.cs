@@ -50,8 +50,16 @@ internal sealed class MessageSpool : IMessageSink, IAsyncDisposable
     /// <summary>Whether the message is on disk.</summary>
     public bool OnDisk => _file is not null;
 
+    /// <summary>
+    /// Whether the message starts with a folded line (space or tab first): RFC 5322 §2.2.3 allows folding only after
+    /// a field, and such a line would join the last header field put in front at delivery (our Received).
+    /// </summary>
+    public bool StartsWithFoldedLine { get; private set; }
+
     public void Write(ReadOnlySpan<byte> bytes)
     {
+        if (Length == 0 && bytes.Length > 0)
+            StartsWithFoldedLine = bytes[0] is (byte)' ' or (byte)'\t';
         Length += bytes.Length;
         if (TooLarge)
             return;

@@ -233,6 +233,13 @@ internal sealed partial class SmtpSession
                 _w.Reply(554, "5.6.0", $"Message has a line longer than {Limits.MaxTextLineLength} octets");
                 return;
             }
+            if (spool.StartsWithFoldedLine)
+            {
+                // RFC 5322 §2.2.3: a folded line continues a field; before any field it is malformed, and stored
+                // as it is it would join the trace header put in front of it.
+                _w.Reply(554, "5.6.0", "Message starts with a folded line (space or tab) before any header field");
+                return;
+            }
             SpooledMessage message = await spool.CompleteAsync(default).ConfigureAwait(false);
             await AcceptAsync(message).ConfigureAwait(false);
         }

@@ -340,6 +340,24 @@ public class ProtocolTests
     }
 
     [Fact]
+    public async Task A_message_starting_with_a_folded_line_is_refused_in_data_and_bdat()
+    {
+        // RFC 5322 §2.2.3: stored as it is, the line would continue the Received field put in front of it.
+        await using var s = await SmtpTestServer.StartAsync();
+        await using var c = await s.ConnectAsync();
+        await c.EnvelopeAsync("sender@remote.example", "alice@example.org");
+        await c.ExpectAsync("DATA", "354");
+        string reply = await c.ExpectAsync(" (authenticated as admin)\r\n" + Msg + ".", "554");
+        Assert.Contains("5.6.0", reply, StringComparison.Ordinal);
+        await c.ExpectAsync("MAIL FROM:<sender@remote.example>", "250");
+        await c.ExpectAsync("RCPT TO:<alice@example.org>", "250");
+        string chunk = "\tx\r\n" + Msg;
+        await c.WriteAsync($"BDAT {chunk.Length} LAST\r\n{chunk}");
+        Assert.StartsWith("554 5.6.0", await c.ReadReplyAsync(), StringComparison.Ordinal);
+        Assert.Empty(await s.MessagesAsync("alice"));
+    }
+
+    [Fact]
     public async Task Received_writes_an_ipv6_client_as_an_ipv6_address_literal()
     {
         // RFC 5321 §4.1.3: "[IPv6:...]", as in EHLO.
