@@ -49,8 +49,7 @@ public class PropertyTests
             .Check(Config.QuickThrowOnFailure.WithMaxTest(500));
     }
 
-    private static readonly byte[][] CorpusMessages =
-        [.. Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.eml", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
+    private static readonly byte[][] CorpusMessages = Mutations.Corpus();
 
     [Fact]
     public void Mutated_corpus_messages_keep_the_invariants_and_their_text_decodes()

@@ -39,8 +39,23 @@ public static class Mutations
                 select Mutate(seeds[seed], seeds[other], new Random(random))).ToArbitrary();
     }
 
+    /// <summary>
+    /// The Mail corpus (tests/Postern.Mail.Tests/Corpus: 256 real-world shaped and hostile messages), copied next to
+    /// the test assembly by the projects that use it, in a fixed order.
+    /// </summary>
+    public static byte[][] Corpus() =>
+        [.. Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.eml", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
+
     /// <summary>Mutated copies of text seeds, as UTF-8 bytes.</summary>
     public static Arbitrary<byte[]> Of(params string[] seeds) => Of([.. seeds.Select(s => Encoding.UTF8.GetBytes(s))]);
+
+    /// <summary><paramref name="count"/> mutated copies of <paramref name="seeds"/>, the same for the same <paramref name="seed"/>.</summary>
+    public static IEnumerable<byte[]> Sample(IReadOnlyList<byte[]> seeds, int count, int seed)
+    {
+        var random = new Random(seed);
+        for (int i = 0; i < count; i++)
+            yield return Mutate(seeds[random.Next(seeds.Count)], seeds[random.Next(seeds.Count)], random);
+    }
 
     /// <summary>A byte array as C# string literal text, to reproduce a failing input.</summary>
     public static string Show(byte[] input)

@@ -140,6 +140,18 @@ internal sealed partial class ImapSession
             if ((needRecords && !records.ContainsKey(uid)))
                 continue;
 
+            // RFC 3516 §4.3: an unknown transfer encoding fails the command with NO [UNKNOWN-CTE]. It is found before this
+            // message's response starts, so the client never gets a FETCH line cut off in the middle.
+            Dictionary<FetchItem, byte[]>? decoded = null;
+            foreach (FetchItem item in items)
+            {
+                if (item.Kind is not (FetchItemKind.BinarySection or FetchItemKind.BinarySize) || decoded?.ContainsKey(item) == true)
+                    continue;
+                byte[] data = await MessageRendering.DecodeBinaryAsync(content!, size, details!.PrefixLength, structure!, item.Section!.Part).ConfigureAwait(false)
+                    ?? throw new UnknownCteException();
+                (decoded ??= [])[item] = data;
+            }
+
             _w.Raw("* ").Number((ulong)seq).Raw(" FETCH (");
             bool first = true;
             void Next()
@@ -237,24 +249,14 @@ internal sealed partial class ImapSession
                             break;
                         }
                     case FetchItemKind.BinarySection:
-                        {
-                            byte[]? data = await MessageRendering.DecodeBinaryAsync(content!, size, details!.PrefixLength, structure!, item.Section!.Part).ConfigureAwait(false);
-                            if (data is null)
-                                throw new UnknownCteException();
-                            Next();
-                            _w.Raw("BINARY[").Raw(item.Section.ToString()).Raw("]");
-                            WritePartial(item, data, binary: true);
-                            break;
-                        }
+                        Next();
+                        _w.Raw("BINARY[").Raw(item.Section!.ToString()).Raw("]");
+                        WritePartial(item, decoded![item], binary: true);
+                        break;
                     case FetchItemKind.BinarySize:
-                        {
-                            byte[]? data = await MessageRendering.DecodeBinaryAsync(content!, size, details!.PrefixLength, structure!, item.Section!.Part).ConfigureAwait(false);
-                            if (data is null)
-                                throw new UnknownCteException();
-                            Next();
-                            _w.Raw("BINARY.SIZE[").Raw(item.Section.ToString()).Raw("] ").Number((ulong)data.Length);
-                            break;
-                        }
+                        Next();
+                        _w.Raw("BINARY.SIZE[").Raw(item.Section!.ToString()).Raw("] ").Number((ulong)decoded![item].Length);
+                        break;
                 }
             }
             if (seenNow.Contains(uid) && !flagsWritten)

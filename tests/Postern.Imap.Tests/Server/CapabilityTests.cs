@@ -68,6 +68,26 @@ public class CapabilityTests
     }
 
     [Fact]
+    public async Task Binary_of_an_unknown_encoding_is_no_unknown_cte_without_a_half_written_fetch_line()
+    {
+        // RFC 3516 §4.3. Found by HostileMessageTests: the FETCH line had been started and was never ended.
+        await using var s = await TestServer.StartAsync();
+        await using var c = await s.ConnectAsync();
+        await ProtocolTests.AppendAsync(c, "INBOX", Msg);
+        await ProtocolTests.AppendAsync(c, "INBOX", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: x-unheard-of\r\n\r\nAAECAw==\r\n--b--\r\n");
+        await c.ExpectOkAsync("SELECT INBOX");
+        foreach (string item in new[] { "BINARY.SIZE[1]", "BINARY.PEEK[1]", "UID BINARY.PEEK[1]<0.2>" })
+        {
+            List<string> lines = await c.CommandAsync($"FETCH 1:2 ({item})");
+            Assert.StartsWith("* 1 FETCH (", lines[0], StringComparison.Ordinal);
+            Assert.EndsWith(")", lines[0], StringComparison.Ordinal);
+            Assert.Equal(2, lines.Count);
+            Assert.Contains("NO [UNKNOWN-CTE]", lines[^1], StringComparison.Ordinal);
+        }
+        await c.ExpectOkAsync("NOOP");
+    }
+
+    [Fact]
     public async Task Binary_preview_savedate_within_status_size()
     {
         await using var s = await TestServer.StartAsync();

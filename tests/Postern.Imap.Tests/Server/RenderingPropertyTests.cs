@@ -15,8 +15,7 @@ namespace Postern.Imap.Tests.Server;
 /// </summary>
 public class RenderingPropertyTests
 {
-    private static readonly byte[][] Corpus =
-        [.. Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.eml", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
+    private static readonly byte[][] Corpus = Mutations.Corpus();
 
     [Fact]
     public void Envelope_and_bodystructure_of_any_message_parse_as_imap()

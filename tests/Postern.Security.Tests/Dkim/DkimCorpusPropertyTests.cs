@@ -16,8 +16,7 @@ public class DkimCorpusPropertyTests
 {
     private static readonly Lazy<DkimPrivateKey> Key = new(DkimPrivateKey.GenerateEd25519);
 
-    private static readonly byte[][] Corpus =
-        [.. Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.eml", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
+    private static readonly byte[][] Corpus = Mutations.Corpus();
 
     private static InMemoryDnsResolver Dns()
     {
