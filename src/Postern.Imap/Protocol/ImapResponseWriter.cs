@@ -26,9 +26,24 @@ public sealed class ImapResponseWriter
     /// <summary>Number of bytes written so far.</summary>
     public int Length => _buffer.WrittenCount;
 
+    // Whether what was flushed before the current buffer ended in the middle of a line.
+    private bool _flushedMidLine;
+
+    /// <summary>
+    /// Whether the output so far ends in the middle of a line (a response was started and not ended), so that after a
+    /// failure the tagged reply can start on a line of its own.
+    /// </summary>
+    public bool MidLine => _buffer.WrittenCount switch
+    {
+        0 => _flushedMidLine,
+        1 => _buffer.WrittenSpan[0] != (byte)'\n',
+        _ => !_buffer.WrittenSpan[^2..].SequenceEqual("\r\n"u8),
+    };
+
     /// <summary>Forgets what was written (after a flush); a buffer grown by a big response is dropped, so an idle connection keeps only a small one.</summary>
     public void Clear()
     {
+        _flushedMidLine = MidLine;
         if (_buffer.Capacity > 64 * 1024)
             _buffer = new ArrayBufferWriter<byte>(InitialCapacity);
         else

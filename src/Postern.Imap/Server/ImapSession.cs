@@ -197,20 +197,24 @@ internal sealed partial class ImapSession
             }
             catch (ImapParseException ex)
             {
+                EndStartedLine();
                 Tagged(command.Tag, "BAD", ex.Message);
             }
             catch (UnknownCteException)
             {
                 // RFC 3516 §4.3
+                EndStartedLine();
                 Tagged(command.Tag, "NO", "[UNKNOWN-CTE] Unknown content transfer encoding");
             }
             catch (StoreException ex)
             {
+                EndStartedLine();
                 Tagged(command.Tag, "NO", StoreErrorText(ex));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 _server.Logger.LogError(ex, "imap command failed id={Id} command={Command}", _id, command.Name);
+                EndStartedLine();
                 Tagged(command.Tag, "NO", "[SERVERBUG] Internal error");
             }
             await FlushAsync(default).ConfigureAwait(false);
@@ -348,6 +352,13 @@ internal sealed partial class ImapSession
     // ---- output ----
 
     private void Tagged(string tag, string status, string text) => _w.Raw(tag).Sp().Raw(status).Sp().Raw(text).Crlf();
+
+    /// <summary>After a command failed part-way: ends a response line it had started, so the tagged reply is read as one.</summary>
+    private void EndStartedLine()
+    {
+        if (_w.MidLine)
+            _w.Crlf();
+    }
 
     private void TaggedRaw(string tag, string statusAndText) => _w.Raw(tag).Sp().Raw(statusAndText).Crlf();
 

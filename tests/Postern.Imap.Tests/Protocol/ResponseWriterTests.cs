@@ -13,6 +13,23 @@ public class ResponseWriterTests
     }
 
     [Fact]
+    public void The_writer_knows_when_a_response_line_was_left_open_even_across_a_flush()
+    {
+        var w = new ImapResponseWriter();
+        Assert.False(w.MidLine);
+        w.Raw("* 1 FETCH (UID 5");
+        Assert.True(w.MidLine);
+        w.Clear(); // flushed
+        Assert.True(w.MidLine);
+        w.Raw(")\r");
+        w.Clear();
+        w.Raw("\n");
+        Assert.False(w.MidLine);
+        w.Raw("* OK done").Crlf();
+        Assert.False(w.MidLine);
+    }
+
+    [Fact]
     public void Strings_are_quoted_or_literal()
     {
         Assert.Equal("\"a \\\"b\\\" \\\\\"", Render(w => w.String("a \"b\" \\")));
