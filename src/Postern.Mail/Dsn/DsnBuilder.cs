@@ -74,8 +74,16 @@ public static class DsnBuilder
             full = false;
             note = "The message has 8-bit content and is not returned in full; only its header is attached.";
         }
+        if (full && (HasLongLine(original.Span) || original.Span.Contains((byte)0)))
+        {
+            // RFC 5322 §2.1.1, §3.5: lines of at most 998 octets and no NUL; message/rfc822 cannot be re-encoded.
+            full = false;
+            note = "The message has lines longer than 998 octets or NUL octets and is not returned in full; only its header is attached.";
+        }
         var returned = full ? original.Span : headerSpan;
         bool returned8Bit = header8Bit || (full && body8Bit);
+        // A header with an over-long line or a NUL goes as quoted-printable text/rfc822-headers (folded, NUL as =00).
+        bool headerNeedsEncoding = !full && (HasLongLine(headerSpan) || headerSpan.Contains((byte)0));
         string? originalMessageId = OriginalMessageId(original.Span[..headerEnd]);
 
         var now = report.Date ?? DateTimeOffset.UtcNow;
@@ -131,14 +139,14 @@ public static class DsnBuilder
                 Write(output, sb);
                 WriteCrlfNormalized(output, returned);
             }
-            else if (global && returned8Bit)
+            else if (global && returned8Bit && !headerNeedsEncoding)
             {
                 sb.Append("Content-Type: message/global-headers\r\nContent-Transfer-Encoding: 8bit\r\n");
                 sb.Append("Content-Description: Message header\r\n\r\n");
                 Write(output, sb);
                 WriteCrlfNormalized(output, returned);
             }
-            else if (returned8Bit)
+            else if (returned8Bit || headerNeedsEncoding)
             {
                 sb.Append("Content-Type: text/rfc822-headers; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n");
                 sb.Append("Content-Description: Message header\r\n\r\n");
@@ -369,6 +377,18 @@ public static class DsnBuilder
     }
 
     // Quoted-printable (RFC 2045 §6.7) of header lines: line breaks kept as CRLF, soft breaks under 76 characters.
+    /// <summary>Whether a line of <paramref name="data"/> (CR, LF or CRLF ended) is longer than 998 octets (RFC 5322 §2.1.1).</summary>
+    private static bool HasLongLine(ReadOnlySpan<byte> data)
+    {
+        while (data.Length > 998)
+        {
+            int end = data.IndexOfAny((byte)'\r', (byte)'\n');
+            if (end < 0 || end > 998) return true;
+            data = data[(end + 1)..];
+        }
+        return false;
+    }
+
     private static void WriteQuotedPrintable(Stream s, ReadOnlySpan<byte> data)
     {
         var line = new StringBuilder(80);

@@ -48,6 +48,27 @@ public class DsnTests
     }
 
     [Fact]
+    public void An_original_with_lines_over_998_octets_or_nul_is_returned_as_its_header_only_folded()
+    {
+        // RFC 5322 §2.1.1: a DSN is mail too; a long line returned verbatim can be refused by the next server.
+        // Found by DsnPropertyTests.
+        string longWord = new('x', 1200);
+        byte[] longBody = Encoding.ASCII.GetBytes($"From: Alice <alice@example.org>\r\nSubject: Hello\r\n\r\n{longWord}\r\n");
+        byte[] longHeader = Encoding.ASCII.GetBytes($"From: Alice <alice@example.org>\r\nX-Long: {longWord}\r\n\r\nHi\r\n");
+        byte[] nul = Encoding.ASCII.GetBytes("From: Alice <alice@example.org>\r\n\r\nHi\0there\r\n");
+        foreach (byte[] original in new[] { longBody, longHeader, nul })
+        {
+            byte[] dsn = DsnBuilder.Build(FailedReport(original, DsnReturn.Full));
+            AssertWireClean(dsn, sevenBit: true);
+            Assert.DoesNotContain((byte)0, dsn);
+            string s = Text(dsn);
+            Assert.DoesNotContain("Content-Type: message/rfc822", s);
+            Assert.Contains("only its header is attached", s);
+            Assert.Contains("From: Alice <alice@example.org>", s);
+        }
+    }
+
+    [Fact]
     public void Failed_dsn_has_the_rfc_3464_structure_and_round_trips()
     {
         var bytes = DsnBuilder.Build(FailedReport());
