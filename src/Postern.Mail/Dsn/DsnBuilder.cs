@@ -376,7 +376,6 @@ public static class DsnBuilder
         s.Write("\r\n"u8);
     }
 
-    // Quoted-printable (RFC 2045 §6.7) of header lines: line breaks kept as CRLF, soft breaks under 76 characters.
     /// <summary>Whether a line of <paramref name="data"/> (CR, LF or CRLF ended) is longer than 998 octets (RFC 5322 §2.1.1).</summary>
     private static bool HasLongLine(ReadOnlySpan<byte> data)
     {
@@ -389,6 +388,7 @@ public static class DsnBuilder
         return false;
     }
 
+    // Quoted-printable (RFC 2045 §6.7) of header lines: line breaks kept as CRLF, soft breaks under 76 characters.
     private static void WriteQuotedPrintable(Stream s, ReadOnlySpan<byte> data)
     {
         var line = new StringBuilder(80);

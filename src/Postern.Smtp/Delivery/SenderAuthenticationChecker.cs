@@ -71,14 +71,16 @@ public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticat
         ArgumentNullException.ThrowIfNull(sender);
         if (sender.Iprev is not { Result: Postern.Security.Iprev.IprevResult.Pass, Name: { } name }) return null;
         name = name.TrimEnd('.').ToLowerInvariant();
-        if (name.Length is 0 or > 253) return null;
-        foreach (string label in name.Split('.'))
+        // RFC 5321 §4.1.2 Domain, ASCII only: the same parser as for paths and HELO.
+        try
         {
-            // RFC 5321 §4.1.2 sub-domain: Let-dig [Ldh-str].
-            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-') return null;
-            foreach (char c in label)
-                if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')) return null;
+            int pos = 0;
+            Postern.Smtp.Protocol.SmtpPath.ParseDomain(name, ref pos, utf8: false);
+            return pos == name.Length ? name : null;
         }
-        return name;
+        catch (Postern.Smtp.Protocol.SmtpSyntaxException)
+        {
+            return null;
+        }
     }
 }
