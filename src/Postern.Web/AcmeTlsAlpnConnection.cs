@@ -51,6 +51,9 @@ internal sealed class AcmeTlsAlpnConnection(ConnectionDelegate next, TlsAlpn01Ch
             context.Abort();
             return;
         }
+        // Logged before the handshake: the CA may close as soon as it has checked our certificate,
+        // before our side of the TLS 1.3 handshake completes, so completion is not the evidence.
+        logger.LogInformation("acme tls-alpn-01 answering name={Name} from={Remote}", hello.ServerName, context.RemoteEndPoint);
         using var handshake = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
         // The CA is a legitimate client that got this far; give its handshake at least 10 s.
         handshake.CancelAfter(timeout > HandshakeTimeout ? timeout : HandshakeTimeout);
@@ -63,7 +66,7 @@ internal sealed class AcmeTlsAlpnConnection(ConnectionDelegate next, TlsAlpn01Ch
                 ApplicationProtocols = [TlsAlpn01ChallengeResponder.AcmeTls1],
                 ClientCertificateRequired = false,
             }, handshake.Token).ConfigureAwait(false);
-            logger.LogInformation("acme tls-alpn-01 answered name={Name} from={Remote}", hello.ServerName, context.RemoteEndPoint);
+            logger.LogDebug("acme tls-alpn-01 handshake done name={Name} from={Remote}", hello.ServerName, context.RemoteEndPoint);
             // Wait (bounded) for the CA to close, so that the handshake's last bytes are not cut off by our close.
             byte[] one = new byte[1];
             try

@@ -69,7 +69,7 @@ public class AcmeServeTests
         using var serve = ServeProcess.Start(tmp.Sub("postern.conf"));
         serve.WaitForLog("serving mail.postern.test");
         serve.WaitForLog("acme obtained certificate=mail.postern.test");
-        Assert.Contains(challenge == "http-01" ? "acme http-01 answered path=/.well-known/acme-challenge/" : "acme tls-alpn-01 answered name=mail.postern.test", serve.Log, StringComparison.Ordinal);
+        Assert.Contains(challenge == "http-01" ? "acme http-01 answered path=/.well-known/acme-challenge/" : "acme tls-alpn-01 answering name=mail.postern.test", serve.Log, StringComparison.Ordinal);
 
         // The listener reads the renewed file within its recheck interval (10 s): poll the handshake.
         using var root = await lab.IssuingRootAsync();

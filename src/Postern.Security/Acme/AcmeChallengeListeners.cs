@@ -211,6 +211,8 @@ public sealed class TlsAlpn01Listener : AcmeChallengeListener
             name = hello.ServerName;
             var cert = _responder.Find(hello.ServerName)
                 ?? throw new System.Security.Authentication.AuthenticationException($"no tls-alpn-01 challenge pending for \"{hello.ServerName}\"");
+            // Logged before the handshake completes: the CA may close as soon as it has checked our certificate.
+            Logger.LogInformation("acme tls-alpn-01 answering name={Name} from={Remote}", name, remote);
             return ValueTask.FromResult(new SslServerAuthenticationOptions
             {
                 ServerCertificate = cert,
@@ -223,7 +225,7 @@ public sealed class TlsAlpn01Listener : AcmeChallengeListener
             Logger.LogDebug("tls-alpn-01 listener: handshake from={Remote} without acme-tls/1", remote);
             return;
         }
-        Logger.LogInformation("acme tls-alpn-01 answered name={Name} from={Remote}", name, remote);
+        Logger.LogDebug("acme tls-alpn-01 handshake done name={Name} from={Remote}", name, remote);
         // RFC 8737 §3: the validating client closes the connection after the handshake.
     }
 }
