@@ -7,7 +7,7 @@ namespace Postern.Store;
 /// every subscriber has a bounded buffer: when it is full the subscriber gets one <see cref="FeedOverflow"/> and
 /// nothing more until it has read it, so a stalled IDLE session costs bounded memory.
 /// </summary>
-public sealed class ChangeFeed
+public sealed class ChangeFeed(Action<IReadOnlyList<StoreChange>>? published = null)
 {
     private readonly Lock _lock = new();
     private Subscription[] _subscribers = [];
@@ -25,6 +25,7 @@ public sealed class ChangeFeed
     public void Publish(IReadOnlyList<StoreChange> changes)
     {
         if (changes.Count == 0) return;
+        published?.Invoke(changes);
         var subs = Volatile.Read(ref _subscribers);
         foreach (var s in subs)
         {

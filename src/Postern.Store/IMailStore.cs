@@ -12,6 +12,13 @@ public interface IMailStore : IAsyncDisposable
 
     /// <summary>Opens (or shares) the store of an account. Throws <see cref="AccountNotFoundException"/>.</summary>
     ValueTask<IAccountStore> OpenAccountAsync(string accountName, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Raised after each committed batch of changes to an account made in this process, with the account's name: for
+    /// services that follow every account without keeping them open (the junk trainer). Handlers run on the account's
+    /// writer and must return at once.
+    /// </summary>
+    event Action<string, IReadOnlyList<StoreChange>>? AccountChanged;
 }
 
 /// <summary>The global part of the store: accounts, credentials, quota limits, addresses and the login-attempt log.</summary>
@@ -220,4 +227,16 @@ public interface IAccountStore : IAsyncDisposable
 
     /// <summary>Subscribes to the account's changes. At most <paramref name="capacity"/> events are buffered; beyond, the subscriber gets <see cref="FeedOverflow"/>.</summary>
     IChangeSubscription Subscribe(int capacity = 1024);
+
+    // ---- junk filter ----
+
+    /// <summary>The account's junk-filter training (Junk/JunkFilter.cs).</summary>
+    Junk.IJunkWordStore JunkWords { get; }
+
+    /// <summary>
+    /// The message contents any copy of which changed (added, flags) after <paramref name="sinceModSeq"/>, each with the
+    /// junk class its copies' $Junk/$NotJunk keywords give now, and the account MODSEQ they were read at. Expunges are
+    /// not reported: a message the user deleted stays trained as what it was.
+    /// </summary>
+    Task<Junk.JunkFlagChanges> GetJunkFlagChangesAsync(long sinceModSeq, CancellationToken cancellationToken = default);
 }

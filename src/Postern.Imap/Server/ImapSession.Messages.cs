@@ -417,6 +417,7 @@ internal sealed partial class ImapSession
         CopyResult result = c.Move
             ? await _account.MoveAsync(sel.Id, UidSet.Of(uids), dest.Id).ConfigureAwait(false)
             : await _account.CopyAsync(sel.Id, UidSet.Of(uids), dest.Id).ConfigureAwait(false);
+        await MarkJunkDecisionAsync(sel.Id, dest, result.DestinationUids).ConfigureAwait(false);
         // RFC 4315 §3: COPYUID uidvalidity source-uids dest-uids, in corresponding order.
         string copyUid = $"[COPYUID {result.DestinationUidValidity} {string.Join(',', result.SourceUids)} {string.Join(',', result.DestinationUids)}]";
         if (result.SourceUids.Count == 0)
@@ -436,6 +437,29 @@ internal sealed partial class ImapSession
         await ProcessChangesAsync(allowExpunge: true).ConfigureAwait(false);
         Tagged(tag, "OK", "MOVE completed");
     }
+
+    /// <summary>
+    /// Moving or copying a message into the Junk mailbox says it is junk: it gets $Junk (and loses $NotJunk); moving
+    /// one out of Junk into any mailbox but Trash says it is not: $NotJunk (and not $Junk). The junk filter trains
+    /// from these keywords (Postern.Store/Junk/JunkFilter.cs), as it does when a client sets them itself.
+    /// </summary>
+    private async Task MarkJunkDecisionAsync(long sourceMailboxId, MailboxInfo dest, IReadOnlyList<uint> destinationUids)
+    {
+        if (destinationUids.Count == 0 || sourceMailboxId == dest.Id) return;
+        MailboxInfo? source = await _account!.GetMailboxAsync(sourceMailboxId).ConfigureAwait(false);
+        if (source is null) return;
+        bool toJunk = (dest.SpecialUse & SpecialUse.Junk) != 0;
+        bool fromJunk = (source.SpecialUse & SpecialUse.Junk) != 0;
+        string? add = toJunk && !fromJunk ? JunkKeyword : !toJunk && fromJunk && (dest.SpecialUse & SpecialUse.Trash) == 0 ? NotJunkKeyword : null;
+        if (add is null) return;
+        string remove = add == JunkKeyword ? NotJunkKeyword : JunkKeyword;
+        var set = UidSet.Of(destinationUids);
+        await _account.StoreFlagsAsync(dest.Id, set, new FlagChange(FlagOperation.Add, SystemFlags.None, [add])).ConfigureAwait(false);
+        await _account.StoreFlagsAsync(dest.Id, set, new FlagChange(FlagOperation.Remove, SystemFlags.None, [remove])).ConfigureAwait(false);
+    }
+
+    private const string JunkKeyword = "$Junk";
+    private const string NotJunkKeyword = "$NotJunk";
 
     private async Task ExpungeAsync(string tag, ExpungeCommand x)
     {

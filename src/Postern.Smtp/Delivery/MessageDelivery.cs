@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Postern.Mail;
 using Postern.Store;
+using Postern.Store.Junk;
 
 namespace Postern.Smtp.Delivery;
 
@@ -31,6 +32,9 @@ public sealed class MessageDelivery(IMailStore store)
 {
     /// <summary>Target mailbox meaning "the account's \\Junk mailbox" (RFC 6154), whatever its name; rules do not apply.</summary>
     public const string JunkMailbox = "\\Junk";
+
+    /// <summary>The junk filter for incoming mail, or null when it is turned off.</summary>
+    public JunkFilter? JunkFilter { get; init; }
 
     /// <summary>Longest a rule's regular expression may run on one value.</summary>
     public static readonly TimeSpan RuleMatchTimeout = TimeSpan.FromMilliseconds(100);
@@ -88,6 +92,43 @@ public sealed class MessageDelivery(IMailStore store)
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Runs each target account's junk filter on the message: the targets of an account that scores it junk go to its
+    /// Junk mailbox instead (before delivery rules). Accounts that have not trained enough are left alone.
+    /// <paramref name="classified"/> is told every score.
+    /// </summary>
+    public async Task<IReadOnlyList<RecipientTarget>> ApplyJunkFilterAsync(DeliveryContent content, IReadOnlyList<RecipientTarget> targets,
+        Action<string, JunkScore> classified, CancellationToken ct)
+    {
+        if (JunkFilter is not { } filter || targets.Count == 0) return targets;
+        ReadOnlyMemory<byte> start = default;
+        bool read = false;
+        var junkAccounts = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string name in targets.Where(t => t.Mailbox != JunkMailbox).Select(t => t.Account).Distinct(StringComparer.Ordinal))
+        {
+            IAccountStore account = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
+            await using (account.ConfigureAwait(false))
+            {
+                var totals = await account.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
+                if (!JunkClassifier.HasEnoughTraining(totals.JunkMessages, totals.HamMessages, filter.Options)) continue;
+                if (!read)
+                {
+                    if (content.OpenFile is null) start = content.Memory[..(int)Math.Min(content.Memory.Length, filter.Options.Tokenizer.MaxBytes)];
+                    else
+                    {
+                        using Stream input = content.OpenFile();
+                        start = await filter.ReadMessageStartAsync(input, ct).ConfigureAwait(false);
+                    }
+                    read = true;
+                }
+                JunkScore score = await filter.ClassifyAsync(account, start, ct).ConfigureAwait(false);
+                classified(name, score);
+                if (score.IsJunk) junkAccounts.Add(name);
+            }
+        }
+        return junkAccounts.Count == 0 ? targets : targets.Select(t => junkAccounts.Contains(t.Account) ? t with { Mailbox = JunkMailbox } : t).ToList();
     }
 
     /// <summary>Whether every target account has room for <paramref name="size"/> more bytes.</summary>

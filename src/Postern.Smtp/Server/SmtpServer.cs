@@ -34,7 +34,7 @@ public sealed class SmtpServer : IAsyncDisposable
         AuthLimiter = authLimiter ?? new AuthFailureLimiter();
         Logger = logger ?? NullLogger.Instance;
         Resolver = options.RecipientResolver ?? new DirectoryRecipientResolver(store.Directory, options.LocalPartSeparators);
-        Delivery = new MessageDelivery(store);
+        Delivery = new MessageDelivery(store) { JunkFilter = options.JunkFilter };
         RateLimiter = new SmtpRateLimiter(options.RateLimits);
         ConnectionIds = new ConnectionIdCipher(options.ConnectionIdKey ?? ConnectionIdCipher.NewKey());
         // Ids stay unique across restarts (logs of several runs are kept together): they start at

@@ -93,6 +93,9 @@ public sealed record SmtpServerOptions
     /// <summary>Told about each message after its local delivery is committed and the reply sent (incoming reports); null for none.</summary>
     public IDeliveredMessageObserver? DeliveredObserver { get; init; }
 
+    /// <summary>The junk filter for mail from other servers (MX), or null for none.</summary>
+    public Postern.Store.Junk.JunkFilter? JunkFilter { get; init; }
+
     /// <summary>Longest hold a submission client may ask for with FUTURERELEASE (RFC 4865); 7 days by default.</summary>
     public TimeSpan MaxFutureRelease { get; init; } = TimeSpan.FromDays(7);
 }

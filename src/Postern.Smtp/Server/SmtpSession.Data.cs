@@ -284,9 +284,17 @@ internal sealed partial class SmtpSession
             junk |= verdict.Junk;
         }
 
-        List<RecipientTarget> targets = _recipients.SelectMany(r => r.Targets).ToList();
+        var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length)
+        {
+            AccountFile = message.AccountFile,
+        };
+        IReadOnlyList<RecipientTarget> targets = _recipients.SelectMany(r => r.Targets).ToList();
         if (junk)
             targets = targets.Select(t => t with { Mailbox = MessageDelivery.JunkMailbox }).ToList();
+        else if (!IsSubmission)
+            targets = await _server.Delivery.ApplyJunkFilterAsync(content, targets, (account, score) =>
+                _server.Logger.LogInformation("junk classified id={Id} account={Account} probability={Probability:0.000} junk={Junk} tokens={Tokens}",
+                    _id, account, score.Probability, score.IsJunk, score.Evidence.Count), default).ConfigureAwait(false);
         foreach (string account in targets.Select(t => t.Account).Distinct(StringComparer.Ordinal))
         {
             if (!await _server.Delivery.HasRoomAsync(account, message.Length, default).ConfigureAwait(false))
@@ -298,10 +306,6 @@ internal sealed partial class SmtpSession
         }
 
         string received = ReceivedHeader(mail, targets.Count == 1 ? _recipients[0].Address.ToString() : null, clientName, receivedComments);
-        var content = new DeliveryContent(message.Structure, message.Headers, message.Memory, message.File is null ? null : message.OpenRead, message.Length)
-        {
-            AccountFile = message.AccountFile,
-        };
         // The queue failed after these copies were stored and the client retries: not stored twice (SmtpSession.Queue.cs).
         string? partialKey = await PartialDeliveryKeyAsync(message, envelopeFrom, targets.Count).ConfigureAwait(false);
         if (partialKey is not null && _server.PartialDeliveries.Contains(partialKey))

@@ -153,6 +153,25 @@ internal static class Schema
     }
 
     /// <summary>Creates the account schema and default mailboxes when the database is new.</summary>
+    // accounts/NAME/junk.db: the junk filter's training (Junk/SqliteJunkWordStore.cs). Derived from the messages'
+    // $Junk/$NotJunk keywords and rebuilt from them by `postern junk retrain`, so it lives apart from index.db.
+    private const string JunkDdl = """
+        CREATE TABLE schema_version (version INTEGER NOT NULL);
+        CREATE TABLE junk_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            junk_messages INTEGER NOT NULL,
+            ham_messages INTEGER NOT NULL,
+            words INTEGER NOT NULL,
+            modseq INTEGER NOT NULL
+        );
+        INSERT INTO junk_state VALUES (1, 0, 0, 0, 0);
+        CREATE TABLE word (word TEXT PRIMARY KEY, junk INTEGER NOT NULL, ham INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE trained (content_id INTEGER PRIMARY KEY, class INTEGER NOT NULL);
+        """;
+
+    /// <summary>Creates the junk training schema when the database is new.</summary>
+    public static bool EnsureJunk(SqliteConnection conn) => Ensure(conn, JunkDdl, 1, null, 1);
+
     public static bool EnsureAccount(SqliteConnection conn, Action<SqliteTransaction> initialize) => Ensure(conn, AccountDdl, AccountVersion, initialize, AccountVersion);
 
     private static bool Ensure(SqliteConnection conn, string ddl, int version, Action<SqliteTransaction>? initialize, int newestKnown)

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Postern.Store.Junk;
 using SQLitePCL;
 
 namespace Postern.Store.Sqlite;
@@ -12,10 +13,11 @@ internal sealed class SqliteAccountStore : IAccountStore
 {
     private readonly string _readConnectionString;
     private readonly AccountWriter _writer;
-    private readonly ChangeFeed _feed = new();
+    private readonly ChangeFeed _feed;
     private readonly MessageFiles _files;
     private readonly PrecreatedFiles _precreated;
     private readonly SqliteMailStore _owner;
+    private readonly SqliteJunkWordStore _junkWords;
     private long _quota; // -1: no limit
     internal int RefCount;
 
@@ -26,11 +28,13 @@ internal sealed class SqliteAccountStore : IAccountStore
     {
         _owner = owner;
         AccountName = name;
+        _feed = new ChangeFeed(changes => owner.OnAccountChanged(name, changes));
         _files = new MessageFiles(directory);
         _precreated = new PrecreatedFiles(_files);
         _quota = quota ?? -1;
         _readConnectionString = Db.ConnectionString(Path.Combine(directory, "index.db"), readOnly: true);
         _writer = new AccountWriter(writerConnection, _files, _feed, () => Quota);
+        _junkWords = new SqliteJunkWordStore(Path.Combine(directory, "junk.db"), owner.JunkMaxWords);
     }
 
     public string AccountName { get; }
@@ -539,6 +543,31 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     public IChangeSubscription Subscribe(int capacity = 1024) => _feed.Subscribe(capacity);
 
+    // ---- junk filter ----
+
+    public IJunkWordStore JunkWords => _junkWords;
+
+    public Task<JunkFlagChanges> GetJunkFlagChangesAsync(long sinceModSeq, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var tx = conn.BeginTransaction(deferred: true); // the changes and the MODSEQ from one snapshot
+        long modseq = (long)Db.Scalar(conn, tx, "SELECT modseq FROM account_state WHERE id = 1")!;
+        var contents = new List<JunkFlagState>();
+        // Every copy of a changed content decides its class: $Junk on any copy wins, then $NotJunk. SQLite returns the
+        // bare columns mailbox_id and uid from the row that gave the max(). Keywords are space-separated atoms.
+        using var cmd = Db.Command(conn, tx, """
+            SELECT blob_id,
+                   max(CASE WHEN ' ' || keywords || ' ' LIKE '% $Junk %' THEN 2 WHEN ' ' || keywords || ' ' LIKE '% $NotJunk %' THEN 1 ELSE 0 END),
+                   mailbox_id, uid
+            FROM message
+            WHERE blob_id IN (SELECT blob_id FROM message WHERE mailbox_id IN (SELECT id FROM mailbox) AND modseq > $since)
+            GROUP BY blob_id ORDER BY blob_id
+            """, ("$since", sinceModSeq));
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) contents.Add(new JunkFlagState(r.GetInt64(0), (JunkClass)r.GetInt64(1), r.GetInt64(2), (uint)r.GetInt64(3)));
+        return Task.FromResult(new JunkFlagChanges(contents, modseq));
+    }
+
     /// <summary>Releases one reference; the last one closes the account.</summary>
     public ValueTask DisposeAsync() => _owner.ReleaseAsync(this);
 
@@ -546,6 +575,7 @@ internal sealed class SqliteAccountStore : IAccountStore
     {
         _precreated.Close();
         await _writer.DisposeAsync().ConfigureAwait(false);
+        _junkWords.Close();
         _feed.CompleteAll();
         using var conn = new SqliteConnection(_readConnectionString);
         SqliteConnection.ClearPool(conn);

@@ -31,6 +31,9 @@ public sealed class SqliteMailStore : IMailStore
     /// <inheritdoc/>
     public IAccountDirectory Directory => _directory;
 
+    /// <summary>Most distinct junk-filter tokens kept per account; past it, tokens seen in only one message are dropped.</summary>
+    public int JunkMaxWords { get; set; } = 1_000_000;
+
     /// <summary>Opens (creating if needed) the store in <paramref name="dataDirectory"/>.</summary>
     public static SqliteMailStore Open(string dataDirectory)
     {
@@ -39,6 +42,11 @@ public sealed class SqliteMailStore : IMailStore
         store._directory.Initialize();
         return store;
     }
+
+    /// <inheritdoc/>
+    public event Action<string, IReadOnlyList<StoreChange>>? AccountChanged;
+
+    internal void OnAccountChanged(string account, IReadOnlyList<StoreChange> changes) => AccountChanged?.Invoke(account, changes);
 
     internal string AccountDirectory(string name) => Path.Combine(DataDirectory, "accounts", name);
 

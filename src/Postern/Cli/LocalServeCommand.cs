@@ -17,6 +17,7 @@ using Postern.Smtp.Delivery;
 using Postern.Serve;
 using Postern.Smtp.Server;
 using Postern.Store.Reports;
+using Postern.Store.Junk;
 using Postern.Store.Sqlite;
 
 namespace Postern.Cli;
@@ -100,6 +101,11 @@ internal static class LocalServeCommand
             new LocalDeliveryTransport(store, localServeResolver, "localhost", incomingReports), new FileDkimKeySource(data), logger);
         queue.Start();
 
+        // The junk filter as in `serve` (docs/junk.md): it classifies once the account has marked enough messages.
+        var junkFilter = new JunkFilter(new JunkFilterOptions());
+        await using var junkTrainer = new JunkTrainer(store, junkFilter, logger);
+        junkTrainer.Start([AccountName]);
+
         var smtpOptions = new SmtpServerOptions
         {
             Listeners =
@@ -115,6 +121,7 @@ internal static class LocalServeCommand
             RecipientResolver = localServeResolver,
             OutgoingQueue = queue,
             DeliveredObserver = incomingReports,
+            JunkFilter = junkFilter,
             // All clients of a local test server share 127.0.0.1: no per-IP limits.
             RateLimits = SmtpRateLimits.Unlimited,
             Limits = Smtp.Protocol.SmtpLimits.Default with { MaxMessageSize = ports.MaxMessageSize },

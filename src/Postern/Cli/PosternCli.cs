@@ -27,6 +27,7 @@ internal static class PosternCli
         root.Subcommands.Add(BackupCommand.Create());
         root.Subcommands.Add(CidCommand.Create());
         root.Subcommands.Add(DmarcCommands.Create());
+        root.Subcommands.Add(JunkCommands.Create());
         root.Subcommands.Add(IncomingReportCommands.CreateTlsRpt());
         root.Subcommands.Add(QueueCommands.Create());
         root.Subcommands.Add(ReportsCommands.Create());

@@ -147,6 +147,12 @@ internal static class ConfigLoader
         }
         if (c.MtaSts.MaxAgeSeconds is < 0 or > 31_557_600)
             ctx.Error("mta-sts.max-age-seconds", "must be between 0 and 31557600 (one year, RFC 8461 §3.2)");
+        if (c.JunkFilter.Threshold is <= 0.5 or > 1 || double.IsNaN(c.JunkFilter.Threshold))
+            ctx.Error("junk-filter.threshold", "must be above 0.5 and at most 1");
+        if (c.JunkFilter.MinTrained is < 1 or > 100_000)
+            ctx.Error("junk-filter.min-trained", "must be between 1 and 100000");
+        if (c.JunkFilter.MaxWords is < 1000 or > 100_000_000)
+            ctx.Error("junk-filter.max-words", "must be between 1000 and 100000000");
         ValidateAcme(c, bound, ctx);
         for (int i = 0; i < c.Dns.Nameservers.Count; i++)
         {

@@ -56,6 +56,9 @@ internal sealed class ServerConfig
     [Doc("Which recipient-domain TLS policies outgoing mail obeys (direct delivery). Both are on by default; turn one off only when it cannot work where this server runs, for example behind a resolver that answers TLSA queries with errors. See docs/transport-security.md.")]
     public OutgoingTlsConfig OutgoingTls { get; set; } = new();
 
+    [Doc("The junk filter: incoming mail (from other servers, not your own submissions) that an account's filter scores as junk is delivered into that account's Junk mailbox. Each account's filter learns from its user: messages marked junk or not junk in a mail client ($Junk/$NotJunk), or moved into or out of the Junk mailbox. See docs/junk.md.")]
+    public JunkFilterConfig JunkFilter { get; set; } = new();
+
     [Doc("Seconds that running sessions get to finish when the server stops (SIGTERM or `postern stop`) before they are closed.")]
     public int ShutdownGraceSeconds { get; set; } = 10;
 }
@@ -291,6 +294,22 @@ internal sealed class OutgoingTlsConfig
 
     [Doc("MTA-STS (RFC 8461): recipient domains' policies are fetched and enforced (only listed MX hosts, TLS with a valid certificate). false: policies are neither looked up (nor refreshed) nor applied, and no sts results go into TLS reports; DANE or opportunistic STARTTLS applies instead. Cached policies are kept for when it is turned on again.")]
     public bool MtaSts { get; set; } = true;
+}
+
+[Doc("Junk filter settings, the same for every account.")]
+internal sealed class JunkFilterConfig
+{
+    [Doc("false: incoming mail is not classified and nothing is trained.")]
+    public bool Enabled { get; set; } = true;
+
+    [Doc("Probability of junk (0 to 1) from which a message goes to Junk. Higher: fewer good messages in Junk, more junk in the inbox.")]
+    public double Threshold { get; set; } = 0.95;
+
+    [Doc("Messages an account must have marked as junk, and as not junk, before its incoming mail is classified: until then nothing is moved.")]
+    public int MinTrained { get; set; } = 20;
+
+    [Doc("Most distinct words kept per account; past it, words seen in only one message are dropped.")]
+    public int MaxWords { get; set; } = 1_000_000;
 }
 
 [Doc("A route: when a message matches, the transport sends it.")]

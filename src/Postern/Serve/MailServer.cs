@@ -11,6 +11,7 @@ using Postern.Imap.Server;
 using Postern.Security.Tls;
 using Postern.Smtp.Server;
 using Postern.Store.Reports;
+using Postern.Store.Junk;
 using Postern.Store.Sqlite;
 using Postern.Queue;
 using Postern.Queue.Sqlite;
@@ -44,6 +45,8 @@ internal sealed class MailServer : IAsyncDisposable
     private IncomingReportRetention? _incomingRetention;
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
+    private JunkFilter? _junkFilter;
+    private JunkTrainer? _junkTrainer;
     private Postern.Security.MtaSts.MtaStsClient? _mtaSts;
     private MtaStsPolicyRefresher? _mtaStsRefresher;
     private readonly CancellationTokenSource _stopping = new();
@@ -156,6 +159,7 @@ internal sealed class MailServer : IAsyncDisposable
         });
         StartQueue(c, data);
         StartReports(c);
+        await StartJunkFilterAsync(c, cancellationToken).ConfigureAwait(false);
         foreach (var (name, l) in c.Listeners)
         {
             var ips = l.Ips.Select(IPAddress.Parse).ToList();
@@ -297,6 +301,22 @@ internal sealed class MailServer : IAsyncDisposable
         return dot > 0 && h.IndexOf('.', dot + 1) > 0 ? h[(dot + 1)..] : h;
     }
 
+    /// <summary>The junk filter (docs/junk.md): classifies incoming mail, and a trainer follows the accounts' $Junk/$NotJunk keywords.</summary>
+    private async Task StartJunkFilterAsync(ServerConfig c, CancellationToken cancellationToken)
+    {
+        if (!c.JunkFilter.Enabled) return;
+        _store!.JunkMaxWords = c.JunkFilter.MaxWords;
+        _junkFilter = new JunkFilter(new JunkFilterOptions
+        {
+            Threshold = c.JunkFilter.Threshold,
+            MinJunkMessages = c.JunkFilter.MinTrained,
+            MinHamMessages = c.JunkFilter.MinTrained,
+        });
+        _junkTrainer = new JunkTrainer(_store, _junkFilter, _logger);
+        var accounts = await _store.Directory.ListAccountsAsync(cancellationToken).ConfigureAwait(false);
+        _junkTrainer.Start(accounts.Select(a => a.Name));
+    }
+
     private void StartSmtp(string name, ListenerConfig l, List<IPAddress> ips, CertificateSelector? certificates, string tmp, byte[] connectionIdKey)
     {
         var listeners = new List<SmtpListener>();
@@ -326,6 +346,7 @@ internal sealed class MailServer : IAsyncDisposable
             // DNS blocklists of this listener, asked at MAIL FROM on the smtp service only.
             ClientCheckers = l.Dnsbl.Count == 0 ? [] : [new DnsblClientChecker(_dns!, l.Dnsbl, _logger)],
             OutgoingQueue = _queue,
+            JunkFilter = _junkFilter,
             // Reports sent to the domains' reporting addresses are stored after delivery.
             DeliveredObserver = _incomingReports,
         }, _store!, logger: _logger);
@@ -481,6 +502,8 @@ internal sealed class MailServer : IAsyncDisposable
         await Task.WhenAll(_imap.Select(s => s.StopAsync(grace)).Concat(_smtp.Select(s => s.StopAsync(grace))).Concat(_web.Select(w => w.StopAsync(grace)))).ConfigureAwait(false);
         if (_reports is not null) await _reports.StopAsync().ConfigureAwait(false);
         if (_queue is not null) await _queue.StopAsync().ConfigureAwait(false);
+        if (_junkTrainer is not null) await _junkTrainer.DisposeAsync().ConfigureAwait(false);
+        _junkTrainer = null;
         if (_mtaStsRefresher is not null) await _mtaStsRefresher.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -512,6 +535,8 @@ internal sealed class MailServer : IAsyncDisposable
         _incomingRetention = null;
         if (_incomingReports is not null) await _incomingReports.DisposeAsync().ConfigureAwait(false);
         _incomingReports = null;
+        if (_junkTrainer is not null) await _junkTrainer.DisposeAsync().ConfigureAwait(false);
+        _junkTrainer = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
