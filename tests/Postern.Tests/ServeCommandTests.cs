@@ -251,6 +251,22 @@ public class ServeCommandTests
     }
 
     [Fact]
+    public void Junk_filter_settings_are_checked_with_their_line()
+    {
+        const string head = "hostname: mail.test\nlisteners:\n  a:\n    ips: [127.0.0.1]\njunk-filter:\n";
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(head + "  threshold: 0.4\n  min-trained: 0\n  max-words: 10\n", "t.conf"));
+        Assert.Contains(e.Errors, x => x.Contains("t.conf:6:14: junk-filter.threshold: must be above 0.5 and at most 1", StringComparison.Ordinal));
+        Assert.Contains(e.Errors, x => x.Contains("junk-filter.min-trained: must be between 1 and 100000", StringComparison.Ordinal));
+        Assert.Contains(e.Errors, x => x.Contains("junk-filter.max-words: must be between 1000 and 100000000", StringComparison.Ordinal));
+        e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(head + "  threshold: NaN\n", "t.conf"));
+        Assert.Contains(e.Errors, x => x.Contains("junk-filter.threshold: \"NaN\" is not a number", StringComparison.Ordinal));
+        var ok = ConfigLoader.Parse(head + "  threshold: 0.99\n  enabled: false\n", "t.conf");
+        Assert.Equal(0.99, ok.JunkFilter.Threshold);
+        Assert.False(ok.JunkFilter.Enabled);
+        Assert.Equal(20, ok.JunkFilter.MinTrained);
+    }
+
+    [Fact]
     public void Describe_prints_a_reference_the_loader_accepts_and_docs_config_md_embeds()
     {
         string text = ConfigDescriber.Describe();

@@ -34,7 +34,7 @@ internal sealed class SqliteAccountStore : IAccountStore
         _quota = quota ?? -1;
         _readConnectionString = Db.ConnectionString(Path.Combine(directory, "index.db"), readOnly: true);
         _writer = new AccountWriter(writerConnection, _files, _feed, () => Quota);
-        _junkWords = new SqliteJunkWordStore(Path.Combine(directory, "junk.db"), owner.JunkMaxWords);
+        _junkWords = new SqliteJunkWordStore(Path.Combine(directory, "junk.db"), () => owner.JunkMaxWords);
     }
 
     public string AccountName { get; }

@@ -11,11 +11,11 @@ namespace Postern.Store.Sqlite;
 internal sealed class SqliteJunkWordStore : IJunkWordStore
 {
     private readonly string _path;
-    private readonly int _maxWords;
+    private readonly Func<int> _maxWords;
     private readonly SemaphoreSlim _write = new(1, 1);
     private volatile bool _ensured;
 
-    public SqliteJunkWordStore(string path, int maxWords)
+    public SqliteJunkWordStore(string path, Func<int> maxWords)
     {
         _path = path;
         _maxWords = maxWords;
@@ -138,7 +138,7 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
                     else if (seen == 1 && j + h > 0) words++; // a row that existed had junk + ham >= 1 before
                 }
             }
-            if (words > _maxWords)
+            if (words > _maxWords())
             {
                 // Bounded growth: tokens seen once are the least telling (f stays near 0.5 for them anyway).
                 Db.Exec(conn, tx, "DELETE FROM word WHERE junk + ham <= 1");

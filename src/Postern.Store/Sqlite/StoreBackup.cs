@@ -90,6 +90,9 @@ public sealed class StoreBackup(string sourceDirectory, string destinationDirect
             // The snapshot.
             string db = Path.Combine(dst, "index.db");
             BackupDatabase(Path.Combine(src, "index.db"), db);
+            // The junk filter's training (derived from the keywords, but rebuilding it costs a read of every message).
+            if (File.Exists(Path.Combine(src, "junk.db")))
+                BackupDatabase(Path.Combine(src, "junk.db"), Path.Combine(dst, "junk.db"));
             var referenced = new Dictionary<long, long>();
             using (var conn = new SqliteConnection(Db.ConnectionString(db, readOnly: true)))
             {

@@ -102,6 +102,12 @@ public sealed class StoreVerifier(string dataDirectory)
         var files = new MessageFiles(dir);
         using var conn = Db.OpenWriter(Path.Combine(dir, "index.db"));
         CheckIntegrity(conn, loc + "/index.db");
+        if (File.Exists(Path.Combine(dir, "junk.db")))
+        {
+            // Derived data: a damaged one is rebuilt with `postern junk retrain` after moving it away.
+            using var junk = Db.OpenWriter(Path.Combine(dir, "junk.db"));
+            CheckIntegrity(junk, loc + "/junk.db");
+        }
 
         var state = Rows(conn, "SELECT modseq, next_blob_id, next_uidvalidity, size FROM account_state WHERE id = 1",
             r => (ModSeq: r.GetInt64(0), NextBlob: r.GetInt64(1), NextUidValidity: r.GetInt64(2), Size: r.GetInt64(3)));

@@ -76,7 +76,7 @@ internal static class ConfigDescriber
             object? value = prop.GetValue(obj);
             switch (value)
             {
-                case string or int or bool or Enum:
+                case string or int or double or bool or Enum:
                     sb.Append(indent).Append(key).Append(": ").Append(Scalar(value)).Append('\n');
                     break;
                 case IDictionary { Count: 0 }:
@@ -133,7 +133,7 @@ internal static class ConfigDescriber
     private static string? DefaultText(object? value) => value switch
     {
         string s when s.Length == 0 => null,
-        string or int or bool or Enum => Scalar(value),
+        string or int or double or bool or Enum => Scalar(value),
         _ => null,
     };
 
@@ -142,6 +142,7 @@ internal static class ConfigDescriber
         bool b => b ? "true" : "false",
         Enum e => ConfigLoader.KeyOf(e.ToString()),
         int i => i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        double d => d.ToString("0.0##", System.Globalization.CultureInfo.InvariantCulture),
         string s when s.Length == 0 => "\"\"",
         string s when s.AsSpan().IndexOfAny(":#*&!{}[],'\"") >= 0 || s.Trim() != s => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"",
         string s => s,

@@ -382,7 +382,7 @@ internal static class ConfigLoader
 
         private object? BindValue(Type type, YamlNode node, string path)
         {
-            if (type == typeof(string) || type == typeof(int) || type == typeof(bool) || type.IsEnum)
+            if (type == typeof(string) || type == typeof(int) || type == typeof(double) || type == typeof(bool) || type.IsEnum)
             {
                 if (node is not YamlScalarNode { Value: { } text })
                 {
@@ -447,6 +447,12 @@ internal static class ConfigLoader
             {
                 if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n)) return n;
                 Error(node, path, $"\"{text}\" is not a whole number");
+                return null;
+            }
+            if (type == typeof(double))
+            {
+                if (double.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)) return d;
+                Error(node, path, $"\"{text}\" is not a number");
                 return null;
             }
             if (type == typeof(bool))

@@ -145,6 +145,33 @@ public class ProtocolTests
     }
 
     [Fact]
+    public async Task Moving_into_and_out_of_junk_marks_the_messages_for_the_junk_filter()
+    {
+        await using var s = await TestServer.StartAsync();
+        await using var c = await s.ConnectAsync();
+        for (int i = 0; i < 4; i++) await AppendAsync(c, "INBOX", Sample, i == 0 ? "($NotJunk) " : "");
+        await c.ExpectOkAsync("SELECT INBOX");
+        await c.ExpectOkAsync("UID MOVE 1:2 Junk");   // into Junk: $Junk, and no longer $NotJunk
+        await c.ExpectOkAsync("UID COPY 3 Junk");
+        await c.ExpectOkAsync("UID MOVE 4 Archive");  // elsewhere: nothing changes
+        await c.ExpectOkAsync("SELECT Junk");
+        var f = await c.ExpectOkAsync("UID FETCH 1:* (FLAGS)");
+        Assert.Equal(3, f.Count(l => l.EndsWith(" $Junk))", StringComparison.Ordinal))); // \Recent first
+        await c.ExpectOkAsync("UID MOVE 1 INBOX");    // out of Junk: $NotJunk
+        await c.ExpectOkAsync("UID MOVE 2 Trash");    // thrown away: no judgment
+        await c.ExpectOkAsync("SELECT INBOX");
+        f = await c.ExpectOkAsync("UID FETCH 1:* (FLAGS)");
+        Assert.Contains(f, l => l.EndsWith(" $NotJunk))", StringComparison.Ordinal));
+        Assert.DoesNotContain(f, l => l.Contains("$Junk", StringComparison.Ordinal));
+        await c.ExpectOkAsync("SELECT Trash");
+        f = await c.ExpectOkAsync("UID FETCH 1:* (FLAGS)");
+        Assert.Contains(f, l => l.EndsWith(" $Junk))", StringComparison.Ordinal));
+        await c.ExpectOkAsync("SELECT Archive");
+        f = await c.ExpectOkAsync("UID FETCH 1:* (FLAGS)");
+        Assert.DoesNotContain(f, l => l.Contains("Junk", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Condstore_unchangedsince_conflict()
     {
         await using var s = await TestServer.StartAsync();
