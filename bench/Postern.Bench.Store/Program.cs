@@ -3,6 +3,8 @@
 //   inserts --writers N --seconds S --size BYTES   concurrent single-message appends (IMAP APPEND / delivery)
 //   import  --batch B --count C --size BYTES       batch appends from one writer (import)
 //   list    --count C                              appends C small messages, then times full listing and SELECT's state listing
+//   junk    --mbox FILE                            appends the mbox's messages, marks half $Junk and half $NotJunk, times
+//                                                  training from the keywords, then tokenizing and classifying each message
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -102,8 +104,63 @@ try
             Console.WriteLine(FormattableString.Invariant($"list count={count} list-ms(best of 5)={times.Min():F1} median={times.Order().ElementAt(2):F1} states-ms(best of 5)={stateTimes.Min():F1} median={stateTimes.Order().ElementAt(2):F1} mailbox-status-ms={mbMs:F2}"));
             break;
         }
+        case "junk":
+        {
+            string mbox = Array.IndexOf(args, "--mbox") is var mi && mi >= 0 ? args[mi + 1] : throw new ArgumentException("--mbox FILE");
+            var messages = new List<byte[]>();
+            using (var input = File.OpenRead(mbox))
+            using (var reader = new Postern.Mail.Mbox.MboxReader(input))
+            {
+                while (true)
+                {
+                    var buffer = new MemoryStream();
+                    if (reader.ReadNext(buffer) is null) break;
+                    messages.Add(buffer.ToArray());
+                }
+            }
+            for (int n = 0; n < messages.Count; n += 500)
+            {
+                await account.AppendAsync(inbox, messages.Skip(n).Take(500).Select((m, i) =>
+                    new NewMessage(MessageSource.FromMemory(m), [], MessageMeta.Empty) { Keywords = (n + i) % 2 == 0 ? ["$Junk"] : ["$NotJunk"] }).ToList());
+            }
+            var filter = new Postern.Store.Junk.JunkFilter(new Postern.Store.Junk.JunkFilterOptions());
+            var sw = Stopwatch.StartNew();
+            int trained = await filter.TrainAsync(account);
+            double trainSecs = sw.Elapsed.TotalSeconds;
+            var totals = await account.JunkWords.GetTotalsAsync();
+            foreach (var m in messages.Take(200)) Postern.Store.Junk.JunkTokenizer.Tokenize(m); // warm-up
+            sw.Restart();
+            long tokens = 0;
+            foreach (var m in messages) tokens += Postern.Store.Junk.JunkTokenizer.Tokenize(m).Count;
+            double tokenizeSecs = sw.Elapsed.TotalSeconds;
+            var tokenSets = messages.Select(m => Postern.Store.Junk.JunkTokenizer.Tokenize(m)).ToList();
+            foreach (var t in tokenSets.Take(200)) await account.JunkWords.GetCountsAsync(t); // warm-up
+            sw.Restart();
+            foreach (var t in tokenSets) await account.JunkWords.GetCountsAsync(t);
+            double lookupSecs = sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            for (int i = 0; i < 5000; i++) await account.JunkWords.GetTotalsAsync();
+            double totalsUs = sw.Elapsed.TotalMilliseconds * 1000 / 5000;
+            var latencies = new List<double>(messages.Count);
+            int junk = 0;
+            foreach (var m in messages)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                var score = await filter.ClassifyAsync(account, m);
+                latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                if (score.IsJunk) junk++;
+            }
+            latencies.Sort();
+            double classifySecs = latencies.Sum() / 1000;
+            long bytesTotal = messages.Sum(m => (long)m.Length);
+            Console.WriteLine(FormattableString.Invariant(
+                $"junk messages={messages.Count} avg-bytes={bytesTotal / Math.Max(1, messages.Count)} trained={trained} train-msgs/s={trained / trainSecs:F0} words={totals.Words} tokens/msg={tokens / (double)messages.Count:F0}"));
+            Console.WriteLine(FormattableString.Invariant(
+                $"junk tokenize-us/msg={tokenizeSecs * 1e6 / messages.Count:F0} lookup-us/msg={lookupSecs * 1e6 / messages.Count:F0} totals-us={totalsUs:F0} classify-msgs/s={messages.Count / classifySecs:F0} classify-p50={latencies[latencies.Count / 2]:F2}ms p99={latencies[(int)(latencies.Count * 0.99)]:F2}ms scored-junk={junk}"));
+            break;
+        }
         default:
-            Console.Error.WriteLine("modes: inserts | import | list");
+            Console.Error.WriteLine("modes: inserts | import | list | junk");
             return 2;
     }
 }

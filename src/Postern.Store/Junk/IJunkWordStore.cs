@@ -1,6 +1,9 @@
 namespace Postern.Store.Junk;
 
-/// <summary>What the user said a message is, through the keywords $Junk and $NotJunk (RFC 5788 registry).</summary>
+/// <summary>
+/// What the user said a message is, through the keywords $Junk and $NotJunk (RFC 5788 registry; also Apple Mail's
+/// Junk/NotJunk and older Thunderbird's NonJunk).
+/// </summary>
 public enum JunkClass
 {
     /// <summary>Neither keyword: not trained.</summary>

@@ -153,7 +153,7 @@ public sealed class JunkTrainer : IAsyncDisposable
     }
 
     private static bool IsJunkKeyword(string k) =>
-        k.Equals("$Junk", StringComparison.OrdinalIgnoreCase) || k.Equals("$NotJunk", StringComparison.OrdinalIgnoreCase);
+        k.TrimStart('$').ToLowerInvariant() is "junk" or "notjunk" or "nonjunk";
 
     private void Schedule(string account)
     {

@@ -119,6 +119,10 @@ public static class JunkTokenizer
     /// <summary>Words: runs of letters and digits (with inner ' and -, and currency signs), lower-cased.</summary>
     private static void AddWords(TokenSet tokens, string prefix, string text)
     {
+        // Most words repeat: they are lower-cased into a buffer and looked up as spans, so only new ones allocate.
+        var seen = tokens.Set.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> buffer = stackalloc char[prefix.Length + MaxWordLength];
+        prefix.CopyTo(buffer);
         int i = 0;
         while (i < text.Length && !tokens.Full)
         {
@@ -129,7 +133,9 @@ public static class JunkTokenizer
             if (length < MinWordLength || length > MaxWordLength) continue;
             var word = text.AsSpan(start, length);
             if (IsLongNumber(word)) continue;
-            tokens.Add(prefix + word.ToString().ToLowerInvariant());
+            word.ToLowerInvariant(buffer[prefix.Length..]);
+            var token = buffer[..(prefix.Length + length)];
+            if (!seen.Contains(token)) tokens.Add(new string(token));
         }
     }
 

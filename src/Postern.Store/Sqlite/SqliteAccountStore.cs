@@ -553,11 +553,14 @@ internal sealed class SqliteAccountStore : IAccountStore
         using var tx = conn.BeginTransaction(deferred: true); // the changes and the MODSEQ from one snapshot
         long modseq = (long)Db.Scalar(conn, tx, "SELECT modseq FROM account_state WHERE id = 1")!;
         var contents = new List<JunkFlagState>();
-        // Every copy of a changed content decides its class: $Junk on any copy wins, then $NotJunk. SQLite returns the
+        // Every copy of a changed content decides its class: $Junk on any copy wins, then $NotJunk (with the spellings
+        // some clients use: Apple Mail's Junk/NotJunk, older Thunderbird's NonJunk). SQLite returns the
         // bare columns mailbox_id and uid from the row that gave the max(). Keywords are space-separated atoms.
         using var cmd = Db.Command(conn, tx, """
             SELECT blob_id,
-                   max(CASE WHEN ' ' || keywords || ' ' LIKE '% $Junk %' THEN 2 WHEN ' ' || keywords || ' ' LIKE '% $NotJunk %' THEN 1 ELSE 0 END),
+                   max(CASE WHEN ' ' || keywords || ' ' LIKE '% $Junk %' OR ' ' || keywords || ' ' LIKE '% Junk %' THEN 2
+                            WHEN ' ' || keywords || ' ' LIKE '% $NotJunk %' OR ' ' || keywords || ' ' LIKE '% NotJunk %' OR ' ' || keywords || ' ' LIKE '% NonJunk %' THEN 1
+                            ELSE 0 END),
                    mailbox_id, uid
             FROM message
             WHERE blob_id IN (SELECT blob_id FROM message WHERE mailbox_id IN (SELECT id FROM mailbox) AND modseq > $since)

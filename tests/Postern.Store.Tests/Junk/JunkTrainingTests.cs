@@ -54,6 +54,17 @@ public class JunkTrainingTests
     }
 
     [Fact]
+    public async Task Other_clients_spellings_of_the_keywords_count_too()
+    {
+        await using var t = await TestStore.CreateAsync();
+        long inbox = await t.InboxIdAsync();
+        await t.Account.AppendAsync(inbox, [Junk(1, "Junk"), Ham(2, "NotJunk"), Ham(3, "NonJunk"), Ham(4, "JunkRecorded"), Ham(5, "$Junked")]);
+        Assert.Equal(3, await Filter.TrainAsync(t.Account));
+        var totals = await t.Account.JunkWords.GetTotalsAsync();
+        Assert.Equal((1, 2), (totals.JunkMessages, totals.HamMessages));
+    }
+
+    [Fact]
     public async Task A_copy_or_move_trains_the_content_once_and_an_expunged_message_stays_trained()
     {
         await using var t = await TestStore.CreateAsync();
