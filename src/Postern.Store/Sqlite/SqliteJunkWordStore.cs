@@ -14,6 +14,14 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
     private readonly Func<int> _maxWords;
     private readonly SemaphoreSlim _write = new(1, 1);
     private volatile bool _ensured;
+    private volatile CachedTotals? _totals;
+
+    // Delivery asks for the totals of every message ("has this account trained enough?"). They are kept for a
+    // second: a change by another process (`postern junk train`) is seen that much later, and an older MODSEQ
+    // only makes the next training look at more changes than needed.
+    private sealed record CachedTotals(JunkTotals Totals, long At);
+
+    private const int TotalsLifetimeMs = 1000;
 
     public SqliteJunkWordStore(string path, Func<int> maxWords)
     {
@@ -44,11 +52,19 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
 
     public Task<JunkTotals> GetTotalsAsync(CancellationToken cancellationToken = default)
     {
+        if (_totals is { } cached && Environment.TickCount64 - cached.At < TotalsLifetimeMs) return Task.FromResult(cached.Totals);
+        var totals = ReadTotals();
+        _totals = new CachedTotals(totals, Environment.TickCount64);
+        return Task.FromResult(totals);
+    }
+
+    private JunkTotals ReadTotals()
+    {
         using var conn = OpenReader();
         using var cmd = Db.Command(conn, null, "SELECT junk_messages, ham_messages, words, modseq FROM junk_state WHERE id = 1");
         using var r = cmd.ExecuteReader();
         r.Read();
-        return Task.FromResult(new JunkTotals(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)));
+        return new JunkTotals(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3));
     }
 
     public Task<Dictionary<string, JunkWordCounts>> GetCountsAsync(IReadOnlyCollection<string> tokens, CancellationToken cancellationToken = default)
@@ -156,6 +172,7 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
                     words = max($words, 0), modseq = coalesce($ms, modseq) WHERE id = 1
                 """, ("$j", junkMessages), ("$h", hamMessages), ("$words", words), ("$ms", modSeq));
             tx.Commit();
+            _totals = null;
         }
         finally
         {
@@ -172,6 +189,7 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
             using var tx = conn.BeginTransaction();
             Db.Exec(conn, tx, "DELETE FROM word; DELETE FROM trained; UPDATE junk_state SET junk_messages = 0, ham_messages = 0, words = 0, modseq = 0 WHERE id = 1;");
             tx.Commit();
+            _totals = null;
         }
         finally
         {
