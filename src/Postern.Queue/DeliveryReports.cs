@@ -58,6 +58,7 @@ internal sealed partial class DeliveryReports(OutgoingQueue queue)
             string kindText = KindText(kind);
             await queue.Store.AddEventAsync(message.Id, queue.Now, "dsn-" + kindText,
                 string.Create(CultureInfo.InvariantCulture, $"{kindText} DSN for {reported.Count} recipient(s) to {message.MailFrom} queued as {id}"), ct).ConfigureAwait(false);
+            QueueMetrics.Dsns.Add(1, new KeyValuePair<string, object?>("kind", kindText));
             queue.Logger.LogInformation("queue dsn id={Id} kind={Kind} to={To} dsn={DsnId}", message.Id, kindText, message.MailFrom, id);
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or UnauthorizedAccessException)

@@ -275,6 +275,10 @@ internal sealed class DeliveryScheduler
             updates, new QueueAttempt(d.Delivery.Id, now, result.Transport, result.RemoteHost, result.RemoteIp, tls, string.Join("\n", results), Clip(result.Log, 8000)),
             suppress);
         await _queue.Store.RecordAttemptAsync(outcome, ct).ConfigureAwait(false);
+        QueueMetrics.Attempts.Add(1, new KeyValuePair<string, object?>("state", deliveryState.ToString().ToLowerInvariant()));
+        QueueMetrics.Recipients.Add(updates.Count(u => u.Item2 == DeliveryState.Delivered), new KeyValuePair<string, object?>("result", "delivered"));
+        QueueMetrics.Recipients.Add(waiting.Count, new KeyValuePair<string, object?>("result", "deferred"));
+        QueueMetrics.Recipients.Add(failedNow.Count, new KeyValuePair<string, object?>("result", "failed"));
         _queue.Logger.LogInformation("queue attempt id={Id} domain={Domain} attempt={Attempt} state={State} host={Host} next={Next}",
             m.Id, d.Delivery.Domain, attempt, deliveryState, result.RemoteHost ?? "", deliveryState == DeliveryState.Queued ? next.ToString("u", CultureInfo.InvariantCulture) : "");
         if (failedNow.Count > 0)

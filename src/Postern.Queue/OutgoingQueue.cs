@@ -84,6 +84,7 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
         // Submitted mail and the DSNs Postern originates are both signed for their From domain.
         long id = await AddAsync(message.Account, message.MailFrom, message.OpenContent, flags, envid, message.Return, message.HoldUntil,
             message.Recipients, sign: true, cancellationToken).ConfigureAwait(false);
+        QueueMetrics.Enqueued.Add(1);
         Logger.LogInformation("queue enqueued id={Id} account={Account} from={From} rcpts={Rcpts} size={Size} cid={Cid}",
             id, message.Account ?? "", message.MailFrom, message.Recipients.Count, message.Size, message.ConnectionId);
         return id.ToString(CultureInfo.InvariantCulture);

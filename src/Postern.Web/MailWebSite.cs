@@ -5,6 +5,7 @@
 //                        (also /.well-known/autoconfig/mail/config-v1.1.xml)
 //                    POST https://autodiscover.DOMAIN/autodiscover/autodiscover.xml   Outlook (POX)
 //                    GET https://autoconfig.DOMAIN/apple.mobileconfig?emailaddress=ADDR   Apple profile
+//   metrics only     GET http://IP:PORT/metrics                   Prometheus text format (PrometheusExporter)
 // Every other request is 404; DOMAIN must be one of the server's mail domains. The policy is
 // served only over HTTPS because senders fetch it only so (RFC 8461 §3.3) and a policy over plain
 // HTTP would suggest otherwise.
@@ -21,6 +22,17 @@ internal sealed class MailWebSite(WebServerOptions options, ILogger logger)
 {
     private readonly MailSiteContent _content = options.Content;
 
+    private bool IsMetricsEndPoint(ConnectionInfo connection)
+    {
+        foreach (var ep in options.MetricsEndPoints)
+        {
+            if (ep.Port == connection.LocalPort && (ep.Address.Equals(System.Net.IPAddress.Any) || ep.Address.Equals(System.Net.IPAddress.IPv6Any)
+                || (connection.LocalIpAddress is { } local && (local.Equals(ep.Address) || (local.IsIPv4MappedToIPv6 && local.MapToIPv4().Equals(ep.Address))))))
+                return true;
+        }
+        return false;
+    }
+
     public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
@@ -29,6 +41,18 @@ internal sealed class MailWebSite(WebServerOptions options, ILogger logger)
         string path = request.Path.Value ?? "";
         string host = HostOf(request);
         bool get = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+
+        if (IsMetricsEndPoint(context.Connection))
+        {
+            // A metrics endpoint serves /metrics and nothing else (no ACME, no policy, no autoconfig).
+            if (get && path == "/metrics" && options.Metrics is { } metrics)
+            {
+                await WriteAsync(context, 200, "text/plain; version=0.0.4; charset=utf-8", Encoding.UTF8.GetBytes(metrics.Render()), cache: false).ConfigureAwait(false);
+                return;
+            }
+            await NotFoundAsync(context).ConfigureAwait(false);
+            return;
+        }
 
         if (path.StartsWith(Security.Acme.Http01ChallengeResponder.PathPrefix, StringComparison.Ordinal))
         {

@@ -105,6 +105,8 @@ public sealed class WebServer : IAsyncDisposable
             }
             foreach (var ep in _options.HttpEndPoints)
                 k.Listen(ep, l => l.Protocols = HttpProtocols.Http1);
+            foreach (var ep in _options.MetricsEndPoints)
+                k.Listen(ep, l => l.Protocols = HttpProtocols.Http1);
         });
         var app = builder.Build();
         var site = new MailWebSite(_options, _logger);

@@ -38,6 +38,12 @@ public sealed record WebServerOptions
     /// <summary>Plain HTTP endpoints (usually port 80): only ACME http-01 answers are served there.</summary>
     public IReadOnlyList<IPEndPoint> HttpEndPoints { get; init; } = [];
 
+    /// <summary>Plain HTTP endpoints that serve only GET /metrics from <see cref="Metrics"/> (meant for private addresses).</summary>
+    public IReadOnlyList<IPEndPoint> MetricsEndPoints { get; init; } = [];
+
+    /// <summary>The metrics served on <see cref="MetricsEndPoints"/>.</summary>
+    public PrometheusExporter? Metrics { get; init; }
+
     /// <summary>The certificate for a TLS server name (SNI, null when the client sent none). Required with HTTPS endpoints.</summary>
     public Func<string?, X509Certificate2>? CertificateSelector { get; init; }
 

@@ -15,7 +15,7 @@ public class ServeCommandTests
     private static int FreePort() => PosternServeProcess.FreePort();
 
     /// <summary>A config folder with a self-signed certificate, a data folder with one account, loopback listeners.</summary>
-    private static async Task<(string Conf, int Imap, int Imaps, int Smtp)> SetupAsync(TempFolder tmp)
+    private static async Task<(string Conf, int Imap, int Imaps, int Smtp)> SetupAsync(TempFolder tmp, int metricsPort = 0)
     {
         Directory.CreateDirectory(tmp.Sub("tls"));
         using (var cert = TlsCertificates.CreateSelfSigned(new SelfSignedCertificateOptions { DnsNames = ["mail.test"] }))
@@ -42,6 +42,7 @@ public class ServeCommandTests
                 imaps:
                   enabled: true
                   port: {imaps}
+                metrics: {"{"}enabled: {(metricsPort > 0 ? "true" : "false")}, port: {(metricsPort > 0 ? metricsPort : 8010)}{"}"}
             dns:
               # Nothing listens there: lookups fail at once instead of waiting on the network.
               nameservers: ["127.0.0.1:9"]
@@ -130,9 +131,11 @@ public class ServeCommandTests
     public async Task Serve_answers_on_its_listeners_and_stop_ends_it_cleanly()
     {
         using var tmp = new TempFolder();
-        var (conf, _, imaps, smtpPort) = await SetupAsync(tmp);
+        int metricsPort = FreePort();
+        var (conf, _, imaps, smtpPort) = await SetupAsync(tmp, metricsPort);
         using var serve = ServeProcess.Start(conf);
         serve.WaitForLog("serving mail.test");
+        Assert.Contains($"local: metrics 127.0.0.1:{metricsPort}", serve.Log, StringComparison.Ordinal);
         string session = ImapsGreetingAndLogin(imaps);
         Assert.Contains("* OK", session, StringComparison.Ordinal);
         Assert.Contains("a OK", session, StringComparison.Ordinal);
@@ -144,6 +147,17 @@ public class ServeCommandTests
         Assert.Contains("Subject: hello", inbox, StringComparison.Ordinal);
         Assert.Contains("Authentication-Results: mail.test", inbox, StringComparison.Ordinal);
         Assert.Contains("Received: from", inbox, StringComparison.Ordinal);
+
+        // The metrics listener counted it, with the sender checks' results (DNS is unreachable here: temperror).
+        using (var http = new HttpClient())
+        {
+            string metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
+            Assert.Contains("postern_smtp_messages_total{result=\"accepted\",service=\"mx\"} 1\n", metrics, StringComparison.Ordinal);
+            Assert.Contains("postern_smtp_incoming_auth_total{method=\"dmarc\",result=\"temperror\"} 1\n", metrics, StringComparison.Ordinal);
+            Assert.Contains("postern_imap_auth_total{result=\"success\"} 1\n", metrics, StringComparison.Ordinal);
+            var other = await http.GetAsync(new Uri($"http://127.0.0.1:{metricsPort}/.well-known/mta-sts.txt"));
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, other.StatusCode);
+        }
 
         var second = Cli.Run("serve", "--config", conf);
         Assert.Equal(2, second.ExitCode);

@@ -90,6 +90,8 @@ public sealed class ImapServer : IAsyncDisposable
     private async Task RunSessionAsync(Socket client, IPAddress ip, bool implicitTls, long id, string? refusal)
     {
         await Task.Yield();
+        ImapMetrics.Connections.Add(1);
+        ImapMetrics.Sessions.Add(1);
         try
         {
             var stream = new NetworkStream(client, ownsSocket: true);
@@ -119,6 +121,7 @@ public sealed class ImapServer : IAsyncDisposable
                 _perIp.TryRemove(new KeyValuePair<IPAddress, int>(ip, left));
             Interlocked.Decrement(ref _total);
             _sessions.TryRemove(id, out _);
+            ImapMetrics.Sessions.Add(-1);
         }
     }
 

@@ -248,6 +248,7 @@ internal sealed partial class ImapSession
 
     private async Task RecordAttemptAsync(string login, string method, string result)
     {
+        ImapMetrics.Auth.Add(1, new KeyValuePair<string, object?>("result", result == "ok" ? "success" : "failure"));
         if (result != "ok")
             _server.Logger.LogInformation("imap login failed id={Id} remote={Remote} login={Login} method={Method} result={Result}", _id, _remote, login, method, result);
         try

@@ -187,6 +187,8 @@ internal sealed partial class ImapSession
                 await FlushAsync(default).ConfigureAwait(false);
                 continue;
             }
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            _lastTaggedStatus = "";
             try
             {
                 await ExecuteAsync(command).ConfigureAwait(false);
@@ -217,6 +219,10 @@ internal sealed partial class ImapSession
                 EndStartedLine();
                 Tagged(command.Tag, "NO", "[SERVERBUG] Internal error");
             }
+            var commandLabel = new KeyValuePair<string, object?>("command", ImapMetrics.CommandLabel(command.Name));
+            string result = _lastTaggedStatus.ToLowerInvariant();
+            ImapMetrics.Commands.Add(1, commandLabel, new KeyValuePair<string, object?>("result", result is "ok" or "no" or "bad" ? result : "none"));
+            ImapMetrics.CommandSeconds.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, commandLabel);
             await FlushAsync(default).ConfigureAwait(false);
         }
         if (_server.Stopping.IsCancellationRequested && _state != SessionState.Logout)
@@ -351,7 +357,14 @@ internal sealed partial class ImapSession
 
     // ---- output ----
 
-    private void Tagged(string tag, string status, string text) => _w.Raw(tag).Sp().Raw(status).Sp().Raw(text).Crlf();
+    private void Tagged(string tag, string status, string text)
+    {
+        _lastTaggedStatus = status;
+        _w.Raw(tag).Sp().Raw(status).Sp().Raw(text).Crlf();
+    }
+
+    /// <summary>The status word (OK, NO, BAD) of the last tagged reply, for the metrics.</summary>
+    private string _lastTaggedStatus = "";
 
     /// <summary>After a command failed part-way: ends a response line it had started, so the tagged reply is read as one.</summary>
     private void EndStartedLine()
@@ -360,7 +373,12 @@ internal sealed partial class ImapSession
             _w.Crlf();
     }
 
-    private void TaggedRaw(string tag, string statusAndText) => _w.Raw(tag).Sp().Raw(statusAndText).Crlf();
+    private void TaggedRaw(string tag, string statusAndText)
+    {
+        int sp = statusAndText.IndexOf(' ', StringComparison.Ordinal);
+        _lastTaggedStatus = sp < 0 ? statusAndText : statusAndText[..sp];
+        _w.Raw(tag).Sp().Raw(statusAndText).Crlf();
+    }
 
     private async ValueTask FlushAsync(CancellationToken ct)
     {

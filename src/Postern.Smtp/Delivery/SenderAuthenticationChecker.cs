@@ -34,6 +34,11 @@ public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticat
             result = await authenticator.CheckMessageAsync(sender, content, cancellationToken).ConfigureAwait(false);
         }
         Evaluated?.Invoke(message, result);
+        SmtpMetrics.SenderChecks.Add(1, new("method", "spf"), new("result", sender.Spf.MailFrom.Result.ToString().ToLowerInvariant()));
+        string dkim = result.Dkim.Count == 0 ? "none"
+            : result.Dkim.Any(d => d.Result == Postern.Security.Dkim.DkimResult.Pass) ? "pass" : result.Dkim[0].Result.ToString().ToLowerInvariant();
+        SmtpMetrics.SenderChecks.Add(1, new("method", "dkim"), new("result", dkim));
+        SmtpMetrics.SenderChecks.Add(1, new("method", "dmarc"), new("result", result.Dmarc.Result.ToString().ToLowerInvariant()));
         string headers = result.ReceivedSpf + "\r\n" + result.AuthenticationResults + "\r\n";
         string? received = ReceivedComment(sender);
         string? clientName = ConfirmedClientName(sender);

@@ -15,6 +15,9 @@ public sealed class SmtpReplyWriter
     /// <summary>Number of bytes waiting.</summary>
     public int Length => _buffer.WrittenCount;
 
+    /// <summary>The code of the last reply line written.</summary>
+    public int LastCode { get; private set; }
+
     /// <summary>Forgets what was sent.</summary>
     public void Clear() => _buffer.ResetWrittenCount();
 
@@ -30,6 +33,7 @@ public sealed class SmtpReplyWriter
 
     private void Line(int code, bool more, string? enhanced, string text)
     {
+        LastCode = code;
         var sb = new StringBuilder(64);
         sb.Append(code.ToString(CultureInfo.InvariantCulture)).Append(more ? '-' : ' ');
         if (enhanced is not null)

@@ -122,6 +122,9 @@ public sealed class SmtpServer : IAsyncDisposable
     private async Task RunSessionAsync(Socket client, IPAddress ip, SmtpListenerKind kind, long id, string? refusal, bool counted)
     {
         SmtpSession? live = null;
+        var service = new KeyValuePair<string, object?>("service", SmtpMetrics.Service(kind));
+        SmtpMetrics.Connections.Add(1, service);
+        SmtpMetrics.Sessions.Add(1, service);
         try
         {
             var stream = new NetworkStream(client, ownsSocket: true);
@@ -164,6 +167,7 @@ public sealed class SmtpServer : IAsyncDisposable
                 RateLimiter.Disconnected(ip);
             Interlocked.Decrement(ref _total);
             _sessions.TryRemove(id, out _);
+            SmtpMetrics.Sessions.Add(-1, service);
         }
     }
 

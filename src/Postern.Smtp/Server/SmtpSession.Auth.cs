@@ -153,6 +153,7 @@ internal sealed partial class SmtpSession
             string login = step.LoginName ?? "";
             if (step.Kind == SaslStepKind.Failure)
             {
+                SmtpMetrics.Auth.Add(1, new KeyValuePair<string, object?>("result", "failure"));
                 _server.AuthLimiter.RecordFailure(_remote, login.Length > 0 ? login : null);
                 await RecordAttemptAsync(login, mech.Name, step.FailureKind.ToString()).ConfigureAwait(false);
                 TimeSpan delay = _server.AuthLimiter.Check(_remote, login).Delay;
@@ -171,6 +172,7 @@ internal sealed partial class SmtpSession
                 if (status != LineStatus.Line || ack!.Length != 0)
                     throw new SmtpCommandException(501, "5.5.2", "Expected an empty response");
             }
+            SmtpMetrics.Auth.Add(1, new KeyValuePair<string, object?>("result", "success"));
             _server.AuthLimiter.RecordSuccess(_remote, login);
             await RecordAttemptAsync(login, mech.Name, "ok").ConfigureAwait(false);
             _authAccount = step.AccountId;

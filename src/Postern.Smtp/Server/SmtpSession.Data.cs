@@ -218,6 +218,7 @@ internal sealed partial class SmtpSession
     /// <summary>The acceptance pipeline for a complete message; replies and resets the transaction.</summary>
     private async Task FinishMessageAsync(MessageSpool spool, bool lineTooLong)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             _messages++;
@@ -245,6 +246,9 @@ internal sealed partial class SmtpSession
         }
         finally
         {
+            var service = new KeyValuePair<string, object?>("service", SmtpMetrics.Service(_kind));
+            SmtpMetrics.Messages.Add(1, service, new KeyValuePair<string, object?>("result", SmtpMetrics.Result(_w.LastCode)));
+            SmtpMetrics.MessageSeconds.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, service);
             await ResetTransactionAsync().ConfigureAwait(false);
         }
     }

@@ -19,6 +19,7 @@ using Postern.Smtp.Server;
 using Postern.Store.Reports;
 using Postern.Store.Junk;
 using Postern.Store.Sqlite;
+using Postern.Web;
 
 namespace Postern.Cli;
 
@@ -41,17 +42,18 @@ internal static class LocalServeCommand
         var smtpPort = new Option<int>("--smtp-port") { Description = "SMTP port (no AUTH, any recipient), on loopback.", DefaultValueFactory = _ => 1025 };
         var submissionPort = new Option<int>("--submission-port") { Description = "Submission port with STARTTLS, on loopback.", DefaultValueFactory = _ => 1587 };
         var submissionsPort = new Option<int>("--submissions-port") { Description = "Submission port with implicit TLS, on loopback.", DefaultValueFactory = _ => 1465 };
+        var metricsPort = new Option<int>("--metrics-port") { Description = "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (off by default).", DefaultValueFactory = _ => 0 };
         var maxSize = new Option<long>("--max-message-size") { Description = "Largest message SMTP accepts, in bytes.", DefaultValueFactory = _ => Smtp.Protocol.SmtpLimits.Default.MaxMessageSize };
         var cmd = new Command("localserve", "Run a local test server on loopback: IMAP 1143, IMAPS 1993, SMTP 1025, submission 1587 and 1465; one account postern@localhost, password \"postern\".")
         {
-            dir, imapPort, imapsPort, smtpPort, submissionPort, submissionsPort, maxSize,
+            dir, imapPort, imapsPort, smtpPort, submissionPort, submissionsPort, metricsPort, maxSize,
         };
         cmd.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(dir)!, new Ports(parse.GetValue(imapPort), parse.GetValue(imapsPort),
-            parse.GetValue(smtpPort), parse.GetValue(submissionPort), parse.GetValue(submissionsPort), parse.GetValue(maxSize)), ct).ConfigureAwait(false));
+            parse.GetValue(smtpPort), parse.GetValue(submissionPort), parse.GetValue(submissionsPort), parse.GetValue(maxSize), parse.GetValue(metricsPort)), ct).ConfigureAwait(false));
         return cmd;
     }
 
-    private sealed record Ports(int Imap, int Imaps, int Smtp, int Submission, int Submissions, long MaxMessageSize);
+    private sealed record Ports(int Imap, int Imaps, int Smtp, int Submission, int Submissions, long MaxMessageSize, int Metrics);
 
     private static async Task<int> RunAsync(string dir, Ports ports, CancellationToken ct)
     {
@@ -128,6 +130,15 @@ internal static class LocalServeCommand
         };
         await using var smtp = new SmtpServer(smtpOptions, store, logger: logger);
         smtp.Start();
+        using var metrics = ports.Metrics > 0 ? new PrometheusExporter() : null;
+        await using var web = metrics is null ? null : new WebServer(new WebServerOptions
+        {
+            MetricsEndPoints = [new IPEndPoint(IPAddress.Loopback, ports.Metrics)],
+            Metrics = metrics,
+            Content = new MailSiteContent { IsLocalDomain = (_, _) => ValueTask.FromResult(false) },
+        }, logger);
+        if (web is not null) await web.StartAsync(ct).ConfigureAwait(false);
+        string metricsLine = ports.Metrics > 0 ? $"\n  METRICS http://127.0.0.1:{ports.Metrics}/metrics (Prometheus)" : "";
         string testAddresses = string.Join("\n", LocalServeRecipientResolver.TestAddresses.Select(t => $"    {t.Example,-26} {t.Effect}"));
 
         Console.Out.WriteLine($"""
@@ -136,7 +147,7 @@ internal static class LocalServeCommand
               IMAPS  127.0.0.1:{imapsPort} (implicit TLS, self-signed certificate)
               SMTP   127.0.0.1:{ports.Smtp} (incoming mail: any recipient, no AUTH)
               SUBMIT 127.0.0.1:{ports.Submission} (STARTTLS; AUTH, plaintext allowed on loopback)
-              SUBMIT 127.0.0.1:{ports.Submissions} (implicit TLS; AUTH)
+              SUBMIT 127.0.0.1:{ports.Submissions} (implicit TLS; AUTH){metricsLine}
               user     {Address}
               password {Password}
             Every recipient address is delivered to this account, except test addresses:

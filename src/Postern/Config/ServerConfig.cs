@@ -98,6 +98,9 @@ internal sealed class ListenerConfig
     [Doc("The web listener over plain HTTP (port 80): only ACME http-01 validations are answered, everything else is 404.")]
     public ServiceConfig Http { get; set; } = new() { Port = 80 };
 
+    [Doc("Prometheus metrics at http://IP:PORT/metrics (plain HTTP, no password): connections, messages, logins, IMAP commands, queue attempts, sender authentication and junk results, process figures. Enable it only on a listener whose ips are loopback or a private network your Prometheus reaches. See docs/operations.md.")]
+    public ServiceConfig Metrics { get; set; } = new() { Port = 8010 };
+
     [Doc("Most simultaneous connections from one IP address to the IMAP services (SMTP has its own per-IP and per-network limits).")]
     public int MaxConnectionsPerIp { get; set; } = 20;
 

@@ -46,6 +46,7 @@ internal sealed class MailServer : IAsyncDisposable
     private SqliteQueueStore? _queueStore;
     private OutgoingQueue? _queue;
     private JunkFilter? _junkFilter;
+    private PrometheusExporter? _metrics;
     private JunkTrainer? _junkTrainer;
     private Postern.Security.MtaSts.MtaStsClient? _mtaSts;
     private MtaStsPolicyRefresher? _mtaStsRefresher;
@@ -365,7 +366,7 @@ internal sealed class MailServer : IAsyncDisposable
     /// <summary>The web listener of a listener (https, http): MTA-STS policy, autoconfiguration, ACME validations.</summary>
     private async Task StartWebAsync(string name, ListenerConfig l, CertificateSelector? certificates, CancellationToken cancellationToken)
     {
-        if (!l.Https.Enabled && !l.Http.Enabled) return;
+        if (!l.Https.Enabled && !l.Http.Enabled && !l.Metrics.Enabled) return;
         if (l.Https.Enabled && certificates is null)
             throw new StartException($"listeners.{name}.https: HTTPS needs a certificate: listeners.{name}.tls.key-certs or listeners.{name}.tls.acme");
         ServerConfig c = _config.Config;
@@ -375,6 +376,8 @@ internal sealed class MailServer : IAsyncDisposable
         {
             HttpsEndPoints = l.Https.Enabled ? [.. ips.Select(ip => new IPEndPoint(ip, l.Https.Port))] : [],
             HttpEndPoints = l.Http.Enabled ? [.. ips.Select(ip => new IPEndPoint(ip, l.Http.Port))] : [],
+            MetricsEndPoints = l.Metrics.Enabled ? [.. ips.Select(ip => new IPEndPoint(ip, l.Metrics.Port))] : [],
+            Metrics = l.Metrics.Enabled ? _metrics ??= new PrometheusExporter() : null,
             CertificateSelector = certificates is null ? null : certificates.Select,
             CertificateContextSelector = certificates is null ? null : certificates.SelectContext,
             // Validations arrive on the acme ports; when the web listener has them, it answers.
@@ -399,7 +402,7 @@ internal sealed class MailServer : IAsyncDisposable
             throw new StartException($"listeners.{name}: {e.Message}{BindHint(e)}");
         }
         _web.Add(web);
-        Endpoints.AddRange(web.BoundEndPoints.Select(b => $"{name}: {b.Scheme} {b.EndPoint}"));
+        Endpoints.AddRange(web.BoundEndPoints.Select(b => $"{name}: {(l.Metrics.Enabled && b.EndPoint.Port == l.Metrics.Port ? "metrics" : b.Scheme)} {b.EndPoint}"));
     }
 
     private async Task<IReadOnlyList<string>> ListDomainNamesAsync(CancellationToken cancellationToken) =>
@@ -537,6 +540,8 @@ internal sealed class MailServer : IAsyncDisposable
         _incomingReports = null;
         if (_junkTrainer is not null) await _junkTrainer.DisposeAsync().ConfigureAwait(false);
         _junkTrainer = null;
+        _metrics?.Dispose();
+        _metrics = null;
         if (_store is not null) await _store.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
