@@ -47,13 +47,11 @@ public partial class QuickstartCommandTests
 
         // Serve it on loopback ports (tests never bind other addresses) and log in over IMAPS.
         int imap = FreePort(), imaps = FreePort();
-        string conf = File.ReadAllText(Path.Combine(dir, "postern.conf"))
-            .Replace("ips: [0.0.0.0, \"::\"]", "ips: [127.0.0.1]", StringComparison.Ordinal)
-            .Replace("port: 143", $"port: {imap}", StringComparison.Ordinal)
-            .Replace("port: 993", $"port: {imaps}", StringComparison.Ordinal)
-            .Replace("port: 25\n", $"port: {FreePort()}\n", StringComparison.Ordinal)
-            .Replace("port: 587", $"port: {FreePort()}", StringComparison.Ordinal)
-            .Replace("port: 465", $"port: {FreePort()}", StringComparison.Ordinal);
+        // One pass over whole "port: N" lines: replacing one after another could rewrite a port just put in
+        // (a free port 58723 starts with "587").
+        var ports = new Dictionary<string, int> { ["143"] = imap, ["993"] = imaps, ["25"] = FreePort(), ["587"] = FreePort(), ["465"] = FreePort(), ["8010"] = FreePort() };
+        string conf = Regex.Replace(File.ReadAllText(Path.Combine(dir, "postern.conf")).Replace("ips: [0.0.0.0, \"::\"]", "ips: [127.0.0.1]", StringComparison.Ordinal),
+            @"port: (\d+)$", m => ports.TryGetValue(m.Groups[1].Value, out int p) ? $"port: {p}" : m.Value, RegexOptions.Multiline);
         Assert.DoesNotContain("port: 25\n", conf, StringComparison.Ordinal);
         File.WriteAllText(Path.Combine(dir, "postern.conf"), conf);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -93,9 +91,15 @@ public partial class QuickstartCommandTests
         }
         finally
         {
-            Assert.Equal(0, Cli.Run("stop", "--config", Path.Combine(dir, "postern.conf")).ExitCode);
-            Assert.True(serve.WaitForExit(30_000));
+            // Not an assertion when the server already ended: that would hide why the test failed.
+            if (!serve.HasExited)
+            {
+                var stop = Cli.Run("stop", "--config", Path.Combine(dir, "postern.conf"));
+                if (stop.ExitCode != 0 || !serve.WaitForExit(30_000)) serve.Kill();
+            }
         }
+        var stopped = serve.WaitForExit(30_000);
+        lock (log) Assert.True(stopped && serve.ExitCode == 0, log.ToString());
     }
 
     [Theory]

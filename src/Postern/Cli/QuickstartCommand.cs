@@ -105,6 +105,12 @@ internal static class QuickstartCommand
                     Https = new ServiceConfig { Enabled = true, Port = 443 },
                     Http = new ServiceConfig { Enabled = true, Port = 80 },
                 },
+                // Prometheus metrics for this machine only (docs/operations.md#metrics).
+                ["internal"] = new ListenerConfig
+                {
+                    Ips = ["127.0.0.1"],
+                    Metrics = new ServiceConfig { Enabled = true, Port = 8010 },
+                },
             },
             // Filled in but not yet used (tls.acme is false): validation needs the DNS records printed
             // below to be published first, and attempts before that only fail (and count against the
