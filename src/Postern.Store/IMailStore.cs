@@ -234,9 +234,11 @@ public interface IAccountStore : IAsyncDisposable
     Junk.IJunkWordStore JunkWords { get; }
 
     /// <summary>
-    /// The message contents any copy of which changed (added, flags) after <paramref name="sinceModSeq"/>, each with the
-    /// junk class its copies' $Junk/$NotJunk keywords give now, and the account MODSEQ they were read at. Expunges are
-    /// not reported: a message the user deleted stays trained as what it was.
+    /// The message contents any copy of which changed (added, flags) after <paramref name="sinceModSeq"/> and that carry a
+    /// junk keyword now or are among <paramref name="trained"/> (whose keyword may have been removed), each with the junk
+    /// class its copies' $Junk/$NotJunk keywords give now, and the account MODSEQ they were read at. So the answer is
+    /// as large as what the user marked, not as the mailbox. Expunges are not reported: a message the user deleted
+    /// stays trained as what it was.
     /// </summary>
-    Task<Junk.JunkFlagChanges> GetJunkFlagChangesAsync(long sinceModSeq, CancellationToken cancellationToken = default);
+    Task<Junk.JunkFlagChanges> GetJunkFlagChangesAsync(long sinceModSeq, IReadOnlyCollection<long> trained, CancellationToken cancellationToken = default);
 }

@@ -1,4 +1,5 @@
 // Message commands of the selected state: FETCH, STORE, COPY/MOVE, EXPUNGE, IDLE.
+using Microsoft.Extensions.Logging;
 using Postern.Imap.Protocol;
 using Postern.Mail;
 using Postern.Store;
@@ -454,8 +455,16 @@ internal sealed partial class ImapSession
         if (add is null) return;
         string remove = add == JunkKeyword ? NotJunkKeyword : JunkKeyword;
         var set = UidSet.Of(destinationUids);
-        await _account.StoreFlagsAsync(dest.Id, set, new FlagChange(FlagOperation.Add, SystemFlags.None, [add])).ConfigureAwait(false);
-        await _account.StoreFlagsAsync(dest.Id, set, new FlagChange(FlagOperation.Remove, SystemFlags.None, [remove])).ConfigureAwait(false);
+        try
+        {
+            await _account.StoreFlagsAsync(dest.Id, set, new FlagChange(FlagOperation.Add, SystemFlags.None, [add])).ConfigureAwait(false);
+            await _account.StoreFlagsAsync(dest.Id, set, new FlagChange(FlagOperation.Remove, SystemFlags.None, [remove])).ConfigureAwait(false);
+        }
+        catch (StoreException e)
+        {
+            // The move itself succeeded (for example the copies were expunged meanwhile): it is not failed for this.
+            _server.Logger.LogInformation("imap junk keywords not set id={Id} mailbox={Mailbox} error={Error}", _id, dest.Name, e.Message);
+        }
     }
 
     private const string JunkKeyword = "$Junk";

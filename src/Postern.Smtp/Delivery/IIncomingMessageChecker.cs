@@ -39,6 +39,12 @@ public sealed record IncomingVerdict
 
     /// <summary>Deliver into the account's Junk mailbox (special-use \Junk) instead of the usual one (DMARC quarantine).</summary>
     public bool Junk { get; init; }
+
+    /// <summary>
+    /// The From address, lower-cased, when DMARC passed for it (its domain authenticated the message), else null. The junk
+    /// filter trusts mail from addresses an account has written to only then: a forged From would pass otherwise.
+    /// </summary>
+    public string? VerifiedFrom { get; init; }
 }
 
 /// <summary>

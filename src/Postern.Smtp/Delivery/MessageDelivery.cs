@@ -97,10 +97,12 @@ public sealed class MessageDelivery(IMailStore store)
     /// <summary>
     /// Runs each target account's junk filter on the message: the targets of an account that scores it junk go to its
     /// Junk mailbox instead (before delivery rules). Accounts that have not trained enough are left alone.
-    /// <paramref name="classified"/> is told every score.
+    /// Mail whose DMARC-verified From (<paramref name="verifiedFrom"/>) is an address the account has sent mail to is not
+    /// judged: <paramref name="classified"/> is told a null score for it, and every score otherwise; <paramref name="failed"/> every account whose filter could not
+    /// be asked (its mail is then delivered as if it had no filter: a broken junk.db must not hold mail back).
     /// </summary>
     public async Task<IReadOnlyList<RecipientTarget>> ApplyJunkFilterAsync(DeliveryContent content, IReadOnlyList<RecipientTarget> targets,
-        Action<string, JunkScore> classified, CancellationToken ct)
+        string? verifiedFrom, Action<string, JunkScore?> classified, Action<string, Exception> failed, CancellationToken ct)
     {
         if (JunkFilter is not { } filter || targets.Count == 0) return targets;
         ReadOnlyMemory<byte> start = default;
@@ -110,9 +112,16 @@ public sealed class MessageDelivery(IMailStore store)
         {
             IAccountStore account = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
             await using (account.ConfigureAwait(false))
+            try
             {
                 var totals = await account.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
                 if (!JunkClassifier.HasEnoughTraining(totals.JunkMessages, totals.HamMessages, filter.Options)) continue;
+                if (verifiedFrom is not null && await account.JunkWords.IsContactAsync(verifiedFrom, ct).ConfigureAwait(false))
+                {
+                    classified(name, null);
+                    SmtpMetrics.Junk.Add(1, new KeyValuePair<string, object?>("result", "contact"));
+                    continue;
+                }
                 if (!read)
                 {
                     if (content.OpenFile is null) start = content.Memory[..(int)Math.Min(content.Memory.Length, filter.Options.Tokenizer.MaxBytes)];
@@ -128,9 +137,29 @@ public sealed class MessageDelivery(IMailStore store)
                 SmtpMetrics.Junk.Add(1, new KeyValuePair<string, object?>("result", score.IsJunk ? "junk" : "notjunk"));
                 if (score.IsJunk) junkAccounts.Add(name);
             }
+            catch (Exception e) when (e is StoreException or IOException or System.Data.Common.DbException)
+            {
+                failed(name, e);
+            }
         }
         return junkAccounts.Count == 0 ? targets : targets.Select(t => junkAccounts.Contains(t.Account) ? t with { Mailbox = JunkMailbox } : t).ToList();
     }
+
+    /// <summary>
+    /// Remembers that <paramref name="account"/> sent mail to <paramref name="recipients"/>, so that their replies (with a
+    /// DMARC-verified From) are never judged junk. Failures are the caller's to log: the message is sent anyway.
+    /// </summary>
+    public async Task RecordContactsAsync(string account, IReadOnlyCollection<string> recipients, CancellationToken ct)
+    {
+        if (JunkFilter is null || recipients.Count == 0) return;
+        IAccountStore a = await store.OpenAccountAsync(account, ct).ConfigureAwait(false);
+        await using (a.ConfigureAwait(false))
+            await a.JunkWords.AddContactsAsync(recipients.Select(ContactKey).ToList(), DateTimeOffset.UtcNow, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>An address as contacts are kept: local part and A-label domain, lower-cased (as <see cref="IncomingVerdict.VerifiedFrom"/>).</summary>
+    public static string ContactKey(string address) =>
+        (MailAddress.TryParse(address) is { Domain.Length: > 0 } a ? a.LocalPart + "@" + a.DomainAscii : address).ToLowerInvariant();
 
     /// <summary>Whether every target account has room for <paramref name="size"/> more bytes.</summary>
     public async Task<bool> HasRoomAsync(string accountName, long size, CancellationToken ct)

@@ -6,6 +6,8 @@
 using Postern.Security.AuthResults;
 using Postern.Security.Dmarc;
 
+using Postern.Mail;
+
 namespace Postern.Smtp.Delivery;
 
 /// <summary>Runs <see cref="MessageAuthenticator"/> on each incoming message.</summary>
@@ -49,8 +51,21 @@ public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticat
                 Rejection = (550, "5.7.1", $"DMARC policy of {result.Dmarc.FromDomain} rejects this message (SPF and DKIM do not align with the From domain)"),
             },
             DmarcPolicy.Quarantine => new IncomingVerdict { AddHeaders = headers, Junk = true, ReceivedComment = received, ClientHostName = clientName },
-            _ => new IncomingVerdict { AddHeaders = headers, ReceivedComment = received, ClientHostName = clientName },
+            _ => new IncomingVerdict { AddHeaders = headers, ReceivedComment = received, ClientHostName = clientName, VerifiedFrom = VerifiedFrom(message, result) },
         };
+    }
+
+    /// <summary>The single From address when DMARC passed for its domain (RFC 7489 §3.1: the From domain is then authenticated).</summary>
+    internal static string? VerifiedFrom(IncomingMessage message, MessageAuthentication result)
+    {
+        if (result.Dmarc.Result != Postern.Security.Dmarc.DmarcResult.Pass) return null;
+        var from = message.Headers.GetAll("From").ToList();
+        if (from.Count != 1) return null;
+        var addresses = AddressParser.ParseMailboxes(from[0].Value);
+        if (addresses.Count != 1 || addresses[0].Domain.Length == 0) return null;
+        var a = addresses[0];
+        if (!string.Equals(a.DomainAscii, result.Dmarc.FromDomain, StringComparison.OrdinalIgnoreCase)) return null;
+        return (a.LocalPart + "@" + a.DomainAscii).ToLowerInvariant();
     }
 
     /// <summary>

@@ -273,6 +273,7 @@ internal sealed partial class SmtpSession
         var checkerHeaders = new StringBuilder();
         var receivedComments = new List<string>();
         string? clientName = null;
+        string? verifiedFrom = null;
         bool junk = false;
         foreach (IIncomingMessageChecker checker in Options.MessageCheckers)
         {
@@ -285,6 +286,7 @@ internal sealed partial class SmtpSession
             checkerHeaders.Append(verdict.AddHeaders);
             if (verdict.ReceivedComment is { Length: > 0 } comment) receivedComments.Add(comment);
             clientName ??= verdict.ClientHostName;
+            verifiedFrom ??= verdict.VerifiedFrom;
             junk |= verdict.Junk;
         }
 
@@ -296,9 +298,16 @@ internal sealed partial class SmtpSession
         if (junk)
             targets = targets.Select(t => t with { Mailbox = MessageDelivery.JunkMailbox }).ToList();
         else if (!IsSubmission)
-            targets = await _server.Delivery.ApplyJunkFilterAsync(content, targets, (account, score) =>
-                _server.Logger.LogInformation("junk classified id={Id} account={Account} probability={Probability:0.000} junk={Junk} tokens={Tokens}",
-                    _id, account, score.Probability, score.IsJunk, score.Evidence.Count), default).ConfigureAwait(false);
+            targets = await _server.Delivery.ApplyJunkFilterAsync(content, targets, verifiedFrom, (account, score) =>
+            {
+                if (score is null)
+                    _server.Logger.LogInformation("junk skipped id={Id} account={Account} from={From}: a verified sender the account has written to", _id, account, verifiedFrom);
+                else
+                    _server.Logger.LogInformation("junk classified id={Id} account={Account} probability={Probability:0.000} junk={Junk} tokens={Tokens}",
+                        _id, account, score.Probability, score.IsJunk, score.Evidence.Count);
+            },
+                (account, e) => _server.Logger.LogWarning("junk filter failed id={Id} account={Account} error={Error}; delivered without it", _id, account, e.Message),
+                default).ConfigureAwait(false);
         foreach (string account in targets.Select(t => t.Account).Distinct(StringComparer.Ordinal))
         {
             if (!await _server.Delivery.HasRoomAsync(account, message.Length, default).ConfigureAwait(false))
@@ -349,6 +358,21 @@ internal sealed partial class SmtpSession
         _w.Reply(250, "2.0.0", "Message accepted for delivery, id=" + Cid + (queueId is null ? "" : ", queued as " + queueId));
         if (targets.Count > 0)
             await NotifyDeliveredAsync(content, envelopeFrom).ConfigureAwait(false);
+        if (IsSubmission && _authAccount is not null)
+            await RecordContactsAsync(_authAccount, incoming.Recipients).ConfigureAwait(false);
+    }
+
+    /// <summary>The junk filter trusts replies from whom an account writes to (docs/junk.md); after the 250, never failing the message.</summary>
+    private async Task RecordContactsAsync(string account, IReadOnlyList<string> recipients)
+    {
+        try
+        {
+            await _server.Delivery.RecordContactsAsync(account, recipients, default).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StoreException or IOException or System.Data.Common.DbException)
+        {
+            _server.Logger.LogWarning("junk contacts not recorded id={Id} account={Account} error={Error}", _id, account, e.Message);
+        }
     }
 
     /// <summary>

@@ -51,8 +51,8 @@ public interface IJunkWordStore
     /// <summary>The counts of those of <paramref name="tokens"/> that were ever trained.</summary>
     Task<Dictionary<string, JunkWordCounts>> GetCountsAsync(IReadOnlyCollection<string> tokens, CancellationToken cancellationToken = default);
 
-    /// <summary>How each of the contents is trained now (missing: not trained).</summary>
-    Task<Dictionary<long, JunkClass>> GetTrainedAsync(IReadOnlyCollection<long> contentIds, CancellationToken cancellationToken = default);
+    /// <summary>Every trained content with how it is trained (as many as the user marked).</summary>
+    Task<Dictionary<long, JunkClass>> GetTrainedAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Applies training steps in one transaction and, with <paramref name="modSeq"/>, records that flag changes up to
@@ -61,6 +61,18 @@ public interface IJunkWordStore
     /// </summary>
     Task ApplyAsync(IReadOnlyList<JunkTrainingStep> steps, long? modSeq, CancellationToken cancellationToken = default);
 
-    /// <summary>Forgets all training (for a rebuild from the keywords).</summary>
+    /// <summary>
+    /// Remembers addresses the account sent mail to (lower-cased), with the time: mail whose DMARC-verified From is one of
+    /// them is not judged. At most <see cref="MaxContacts"/> are kept, the least recently written to go first.
+    /// </summary>
+    Task AddContactsAsync(IReadOnlyCollection<string> addresses, DateTimeOffset when, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether the account has sent mail to <paramref name="address"/> (lower-cased).</summary>
+    Task<bool> IsContactAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>Contacts kept per account.</summary>
+    public const int MaxContacts = 10_000;
+
+    /// <summary>Forgets all training (for a rebuild from the keywords); contacts stay.</summary>
     Task ResetAsync(CancellationToken cancellationToken = default);
 }

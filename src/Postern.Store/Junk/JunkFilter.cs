@@ -50,9 +50,9 @@ public sealed class JunkFilter(JunkFilterOptions options)
     public async Task<int> TrainAsync(IAccountStore account, CancellationToken cancellationToken = default)
     {
         var totals = await account.JunkWords.GetTotalsAsync(cancellationToken).ConfigureAwait(false);
-        var changes = await account.GetJunkFlagChangesAsync(totals.ModSeq, cancellationToken).ConfigureAwait(false);
-        if (changes.ModSeq == totals.ModSeq && changes.Contents.Count == 0) return 0;
-        var trained = await account.JunkWords.GetTrainedAsync(changes.Contents.Select(c => c.ContentId).ToList(), cancellationToken).ConfigureAwait(false);
+        if (totals.ModSeq == await account.GetHighestModSeqAsync(cancellationToken).ConfigureAwait(false)) return 0; // nothing changed
+        var trained = await account.JunkWords.GetTrainedAsync(cancellationToken).ConfigureAwait(false);
+        var changes = await account.GetJunkFlagChangesAsync(totals.ModSeq, trained.Keys, cancellationToken).ConfigureAwait(false);
         var steps = new List<JunkTrainingStep>();
         int done = 0;
         foreach (var c in changes.Contents)
@@ -209,6 +209,11 @@ public sealed class JunkTrainer : IAsyncDisposable
                 catch (Exception e) when (e is StoreException or IOException or Microsoft.Data.Sqlite.SqliteException)
                 {
                     _logger.LogWarning("junk training failed account={Account} error={Error}", name, e.Message);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Never let one account's surprise end the trainer for all.
+                    _logger.LogError(e, "junk training failed account={Account}", name);
                 }
             }
             Interlocked.Exchange(ref _running, 0);

@@ -167,6 +167,8 @@ internal static class Schema
         INSERT INTO junk_state VALUES (1, 0, 0, 0, 0);
         CREATE TABLE word (word TEXT PRIMARY KEY, junk INTEGER NOT NULL, ham INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE trained (content_id INTEGER PRIMARY KEY, class INTEGER NOT NULL);
+        CREATE TABLE contact (address TEXT PRIMARY KEY, last_sent INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX contact_last_sent ON contact(last_sent);
         """;
 
     /// <summary>Creates the junk training schema when the database is new.</summary>

@@ -547,7 +547,7 @@ internal sealed class SqliteAccountStore : IAccountStore
 
     public IJunkWordStore JunkWords => _junkWords;
 
-    public Task<JunkFlagChanges> GetJunkFlagChangesAsync(long sinceModSeq, CancellationToken cancellationToken = default)
+    public Task<JunkFlagChanges> GetJunkFlagChangesAsync(long sinceModSeq, IReadOnlyCollection<long> trained, CancellationToken cancellationToken = default)
     {
         using var conn = OpenReader();
         using var tx = conn.BeginTransaction(deferred: true); // the changes and the MODSEQ from one snapshot
@@ -557,15 +557,18 @@ internal sealed class SqliteAccountStore : IAccountStore
         // some clients use: Apple Mail's Junk/NotJunk, older Thunderbird's NonJunk). SQLite returns the
         // bare columns mailbox_id and uid from the row that gave the max(). Keywords are space-separated atoms.
         using var cmd = Db.Command(conn, tx, """
-            SELECT blob_id,
-                   max(CASE WHEN ' ' || keywords || ' ' LIKE '% $Junk %' OR ' ' || keywords || ' ' LIKE '% Junk %' THEN 2
-                            WHEN ' ' || keywords || ' ' LIKE '% $NotJunk %' OR ' ' || keywords || ' ' LIKE '% NotJunk %' OR ' ' || keywords || ' ' LIKE '% NonJunk %' THEN 1
-                            ELSE 0 END),
-                   mailbox_id, uid
-            FROM message
-            WHERE blob_id IN (SELECT blob_id FROM message WHERE mailbox_id IN (SELECT id FROM mailbox) AND modseq > $since)
-            GROUP BY blob_id ORDER BY blob_id
-            """, ("$since", sinceModSeq));
+            SELECT blob_id, cls, mailbox_id, uid FROM (
+                SELECT blob_id,
+                       max(CASE WHEN ' ' || keywords || ' ' LIKE '% $Junk %' OR ' ' || keywords || ' ' LIKE '% Junk %' THEN 2
+                                WHEN ' ' || keywords || ' ' LIKE '% $NotJunk %' OR ' ' || keywords || ' ' LIKE '% NotJunk %' OR ' ' || keywords || ' ' LIKE '% NonJunk %' THEN 1
+                                ELSE 0 END) AS cls,
+                       mailbox_id, uid
+                FROM message
+                WHERE blob_id IN (SELECT blob_id FROM message WHERE mailbox_id IN (SELECT id FROM mailbox) AND modseq > $since)
+                GROUP BY blob_id)
+            WHERE cls > 0 OR blob_id IN (SELECT value FROM json_each($trained))
+            ORDER BY blob_id
+            """, ("$since", sinceModSeq), ("$trained", "[" + string.Join(',', trained) + "]"));
         using var r = cmd.ExecuteReader();
         while (r.Read()) contents.Add(new JunkFlagState(r.GetInt64(0), (JunkClass)r.GetInt64(1), r.GetInt64(2), (uint)r.GetInt64(3)));
         return Task.FromResult(new JunkFlagChanges(contents, modseq));

@@ -92,20 +92,13 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    public Task<Dictionary<long, JunkClass>> GetTrainedAsync(IReadOnlyCollection<long> contentIds, CancellationToken cancellationToken = default)
+    public Task<Dictionary<long, JunkClass>> GetTrainedAsync(CancellationToken cancellationToken = default)
     {
         var trained = new Dictionary<long, JunkClass>();
-        if (contentIds.Count == 0) return Task.FromResult(trained);
         using var conn = OpenReader();
-        using var tx = conn.BeginTransaction(deferred: true);
-        using var cmd = Db.Command(conn, tx, "SELECT class FROM trained WHERE content_id = $id");
-        var id = cmd.Parameters.Add("$id", SqliteType.Integer);
-        cmd.Prepare();
-        foreach (long contentId in contentIds)
-        {
-            id.Value = contentId;
-            if (cmd.ExecuteScalar() is long c) trained[contentId] = (JunkClass)c;
-        }
+        using var cmd = Db.Command(conn, null, "SELECT content_id, class FROM trained");
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) trained[r.GetInt64(0)] = (JunkClass)r.GetInt64(1);
         return Task.FromResult(trained);
     }
 
@@ -178,6 +171,39 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
         {
             _write.Release();
         }
+    }
+
+    public async Task AddContactsAsync(IReadOnlyCollection<string> addresses, DateTimeOffset when, CancellationToken cancellationToken = default)
+    {
+        if (addresses.Count == 0) return;
+        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var conn = OpenWriter();
+            using var tx = conn.BeginTransaction();
+            using var add = Db.Command(conn, tx, "INSERT INTO contact (address, last_sent) VALUES ($a, $t) ON CONFLICT (address) DO UPDATE SET last_sent = $t");
+            var a = add.Parameters.Add("$a", SqliteType.Text);
+            add.Parameters.AddWithValue("$t", when.ToUnixTimeSeconds());
+            foreach (string address in addresses.Take(IJunkWordStore.MaxContacts))
+            {
+                a.Value = address.ToLowerInvariant();
+                add.ExecuteNonQuery();
+            }
+            Db.Exec(conn, tx, "DELETE FROM contact WHERE address IN (SELECT address FROM contact ORDER BY last_sent DESC, address LIMIT -1 OFFSET $max)",
+                ("$max", IJunkWordStore.MaxContacts));
+            tx.Commit();
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    public Task<bool> IsContactAsync(string address, CancellationToken cancellationToken = default)
+    {
+        using var conn = OpenReader();
+        using var cmd = Db.Command(conn, null, "SELECT 1 FROM contact WHERE address = $a", ("$a", address.ToLowerInvariant()));
+        return Task.FromResult(cmd.ExecuteScalar() is not null);
     }
 
     public async Task ResetAsync(CancellationToken cancellationToken = default)

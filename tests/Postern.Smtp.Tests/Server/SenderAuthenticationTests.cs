@@ -112,6 +112,35 @@ public class SenderAuthenticationTests
     }
 
     [Fact]
+    public async Task A_contact_is_trusted_by_the_junk_filter_only_when_dmarc_passes_for_its_from()
+    {
+        var filter = new Postern.Store.Junk.JunkFilter(new Postern.Store.Junk.JunkFilterOptions { MinJunkMessages = 1, MinHamMessages = 1 });
+        await using var s = await SmtpTestServer.StartAsync(o => o with
+        {
+            JunkFilter = filter,
+            MessageCheckers = [new SenderAuthenticationChecker(new MessageAuthenticator(Zone(), new MessageAuthenticatorOptions { HostName = "mx.example.org" }))],
+        });
+        await using (var a = await s.Store.OpenAccountAsync("alice"))
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                await filter.TrainExternalAsync(a, "Subject: lottery prize\r\n\r\nclaim your lottery prize winner\r\n"u8, Postern.Store.Junk.JunkClass.Junk);
+                await filter.TrainExternalAsync(a, "Subject: agenda\r\n\r\nproject meeting agenda notes\r\n"u8, Postern.Store.Junk.JunkClass.Ham);
+            }
+            await a.JunkWords.AddContactsAsync(["news@good.test", "news@nodmarc.test"], DateTimeOffset.UtcNow);
+        }
+        foreach (string from in new[] { "news@good.test", "news@nodmarc.test" })
+        {
+            await using var c = await s.ConnectAsync();
+            await c.EnvelopeAsync(from, "alice@example.org");
+            await c.ExpectAsync("DATA", "354");
+            await c.ExpectAsync($"From: {from}\r\nSubject: lottery prize\r\n\r\nclaim your lottery prize winner\r\n.", "250");
+        }
+        Assert.Contains("From: news@good.test", Assert.Single(await s.MessagesAsync("alice")), StringComparison.Ordinal); // dmarc=pass: trusted
+        Assert.Contains("From: news@nodmarc.test", Assert.Single(await s.MessagesAsync("alice", "Junk")), StringComparison.Ordinal); // no DMARC: judged
+    }
+
+    [Fact]
     public async Task Authenticated_submission_is_not_checked()
     {
         await using var s = await StartAsync();

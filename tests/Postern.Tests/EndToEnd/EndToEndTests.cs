@@ -74,8 +74,14 @@ public partial class EndToEndTests
         string conf = Path.Combine(tmp.Path, "postern.conf");
         var loaded = ConfigLoader.Load(conf);
         ServerConfig c = loaded.Config;
-        var listener = Assert.Single(c.Listeners).Value;
+        Assert.Equal(["internal", "public"], c.Listeners.Keys.Order(StringComparer.Ordinal));
+        var listener = c.Listeners["public"];
         var used = new HashSet<int>();
+        // The metrics listener stays on 127.0.0.1, on a free port.
+        var metrics = c.Listeners["internal"];
+        Assert.Equal(["127.0.0.1"], metrics.Ips);
+        Assert.True(metrics.Metrics.Enabled);
+        metrics.Metrics.Port = FreePort(IPAddress.Loopback, used);
         listener.Ips = [posternIp.ToString()];
         int smtpPort = FreePort(posternIp, used), submissionPort = FreePort(posternIp, used), submissionsPort = FreePort(posternIp, used),
             imapPort = FreePort(posternIp, used), imapsPort = FreePort(posternIp, used);
@@ -106,6 +112,8 @@ public partial class EndToEndTests
         try
         {
             await serve.WaitForLogAsync("serving " + Host);
+            using (var http = new HttpClient())
+                Assert.Contains("# TYPE process_cpu_seconds_total counter", await http.GetStringAsync(new Uri($"http://127.0.0.1:{metrics.Metrics.Port}/metrics")), StringComparison.Ordinal);
             await serve.WaitForLogAsync("acme obtained certificate=" + Host, 240);
             using var root = await pebble.IssuingRootAsync();
             string caFile = Path.Combine(tmp.Path, "pebble-root.pem");
