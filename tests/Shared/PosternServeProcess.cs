@@ -31,6 +31,18 @@ public sealed class PosternServeProcess : IDisposable
         }
     }
 
+    /// <summary>The postern.dll built for the same configuration and framework as the test project <paramref name="testProject"/> (e.g. Postern.Smtp.Tests).</summary>
+    public static string PosternDll(string testProject)
+    {
+        string testDir = AppContext.BaseDirectory;
+        string marker = Path.Combine("tests", testProject);
+        int i = testDir.LastIndexOf(marker, StringComparison.Ordinal);
+        Assert.True(i >= 0, "cannot locate the repository from " + testDir);
+        string dll = Path.Combine(testDir[..i], "src", "Postern") + testDir[(i + marker.Length)..].TrimEnd('/') + "/postern.dll";
+        Assert.True(File.Exists(dll), "postern.dll not built at " + dll);
+        return dll;
+    }
+
     /// <summary>Starts <c>dotnet <paramref name="posternDll"/> <paramref name="args"/></c>, e.g. <c>serve --config CONF</c>.</summary>
     public static PosternServeProcess Start(string posternDll, params string[] args)
     {

@@ -1,20 +1,13 @@
 using System.Diagnostics;
 using Postern.Smtp.Tests.Server;
+using Postern.Testing;
 
 namespace Postern.Smtp.Tests.Client;
 
 /// <summary>`postern sendmail` as a cron job or web application runs it, against Postern's submission service.</summary>
 public class SendmailTests
 {
-    private static string PosternDll()
-    {
-        string testDir = AppContext.BaseDirectory;
-        string marker = Path.Combine("tests", "Postern.Smtp.Tests");
-        int i = testDir.LastIndexOf(marker, StringComparison.Ordinal);
-        string dll = Path.Combine(testDir[..i], "src", "Postern") + testDir[(i + marker.Length)..].TrimEnd('/') + "/postern.dll";
-        Assert.True(File.Exists(dll), "postern.dll not built at " + dll);
-        return dll;
-    }
+    private static string PosternDll() => PosternServeProcess.PosternDll("Postern.Smtp.Tests");
 
     private static async Task<(int Code, string Output)> SendmailAsync(string stdin, params string[] args)
     {

@@ -12,15 +12,7 @@ public class LocalServeJunkFilterTests
 {
     private const int Taught = 25; // each kind; the filter classifies from 20 of each
 
-    private static string PosternDll()
-    {
-        string testDir = AppContext.BaseDirectory;
-        string marker = Path.Combine("tests", "Postern.Smtp.Tests");
-        int i = testDir.LastIndexOf(marker, StringComparison.Ordinal);
-        Assert.True(i >= 0, "cannot locate the repository from " + testDir);
-        string rest = testDir[(i + marker.Length)..];
-        return Path.Combine(testDir[..i], "src", "Postern") + rest.TrimEnd('/') + "/postern.dll";
-    }
+    private static string PosternDll() => PosternServeProcess.PosternDll("Postern.Smtp.Tests");
 
     [Fact]
     public async Task Mail_moved_to_junk_teaches_the_filter_and_new_junk_lands_in_junk()

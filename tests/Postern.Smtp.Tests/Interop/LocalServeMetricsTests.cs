@@ -9,15 +9,7 @@ namespace Postern.Smtp.Tests.Interop;
 /// </summary>
 public class LocalServeMetricsTests
 {
-    private static string PosternDll()
-    {
-        string testDir = AppContext.BaseDirectory;
-        string marker = Path.Combine("tests", "Postern.Smtp.Tests");
-        int i = testDir.LastIndexOf(marker, StringComparison.Ordinal);
-        Assert.True(i >= 0, "cannot locate the repository from " + testDir);
-        string rest = testDir[(i + marker.Length)..];
-        return Path.Combine(testDir[..i], "src", "Postern") + rest.TrimEnd('/') + "/postern.dll";
-    }
+    private static string PosternDll() => PosternServeProcess.PosternDll("Postern.Smtp.Tests");
 
     [Fact]
     public async Task Metrics_count_smtp_and_imap_traffic_in_the_prometheus_format()

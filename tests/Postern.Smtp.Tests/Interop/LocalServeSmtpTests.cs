@@ -5,17 +5,7 @@ namespace Postern.Smtp.Tests.Interop;
 /// <summary>`postern localserve` as a process: SMTP accepts any address, test addresses simulate failures, mail is read over IMAP.</summary>
 public class LocalServeSmtpTests
 {
-    private static string PosternDll()
-    {
-        string testDir = AppContext.BaseDirectory;
-        string marker = Path.Combine("tests", "Postern.Smtp.Tests");
-        int i = testDir.LastIndexOf(marker, StringComparison.Ordinal);
-        Assert.True(i >= 0, "cannot locate the repository from " + testDir);
-        string rest = testDir[(i + marker.Length)..];
-        string dll = Path.Combine(testDir[..i], "src", "Postern") + rest.TrimEnd('/') + "/postern.dll";
-        Assert.True(File.Exists(dll), "postern.dll not built at " + dll);
-        return dll;
-    }
+    private static string PosternDll() => PosternServeProcess.PosternDll("Postern.Smtp.Tests");
 
     [Fact]
     public async Task Localserve_accepts_any_address_and_simulates_failures()
