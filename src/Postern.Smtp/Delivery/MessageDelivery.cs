@@ -96,7 +96,8 @@ public sealed class MessageDelivery(IMailStore store)
 
     /// <summary>
     /// Runs each target account's junk filter on the message: the targets of an account that scores it junk go to its
-    /// Junk mailbox instead (before delivery rules). Accounts that have not trained enough are left alone.
+    /// Junk mailbox instead (before delivery rules). Accounts that have not trained enough, or turned their filter off,
+    /// are left alone.
     /// Mail whose DMARC-verified From (<paramref name="verifiedFrom"/>) is an address the account has sent mail to is not
     /// judged: <paramref name="classified"/> is told a null score for it, and every score otherwise; <paramref name="failed"/> every account whose filter could not
     /// be asked (its mail is then delivered as if it had no filter: a broken junk.db must not hold mail back).
@@ -115,7 +116,7 @@ public sealed class MessageDelivery(IMailStore store)
             try
             {
                 var totals = await account.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
-                if (!JunkClassifier.HasEnoughTraining(totals.JunkMessages, totals.HamMessages, filter.Options)) continue;
+                if (!totals.Enabled || !JunkClassifier.HasEnoughTraining(totals.JunkMessages, totals.HamMessages, filter.Options)) continue;
                 if (verifiedFrom is not null && await account.JunkWords.IsContactAsync(verifiedFrom, ct).ConfigureAwait(false))
                 {
                     classified(name, null);

@@ -31,7 +31,14 @@ public sealed record JunkFlagChanges(IReadOnlyList<JunkFlagState> Contents, long
 /// <param name="HamMessages">Non-junk messages trained.</param>
 /// <param name="Words">Distinct tokens known.</param>
 /// <param name="ModSeq">The account MODSEQ up to which flag changes have been trained.</param>
-public sealed record JunkTotals(long JunkMessages, long HamMessages, long Words, long ModSeq);
+public sealed record JunkTotals(long JunkMessages, long HamMessages, long Words, long ModSeq)
+{
+    /// <summary>Whether the account's incoming mail is classified at all (the user's choice; training goes on either way).</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>The account's own threshold, or null for the server's.</summary>
+    public double? Threshold { get; init; }
+}
 
 /// <summary>
 /// One message to (un)train: its tokens move from <paramref name="From"/> to <paramref name="To"/>. Content id 0 is a
@@ -69,6 +76,9 @@ public interface IJunkWordStore
 
     /// <summary>Whether the account has sent mail to <paramref name="address"/> (lower-cased).</summary>
     Task<bool> IsContactAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>The account's own settings: classification on or off, and a threshold (null: the server's). Null arguments leave a setting as it is.</summary>
+    Task SetSettingsAsync(bool? enabled, double? threshold, bool serverThreshold = false, CancellationToken cancellationToken = default);
 
     /// <summary>Contacts kept per account.</summary>
     public const int MaxContacts = 10_000;

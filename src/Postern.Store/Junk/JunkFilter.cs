@@ -23,8 +23,10 @@ public sealed class JunkFilter(JunkFilterOptions options)
 
     /// <summary>
     /// Scores a message (its bytes as received, without the headers Postern adds; only the first
-    /// <see cref="JunkTokenizerLimits.MaxBytes"/> are read). The probability is null while the account has not
-    /// trained enough of both kinds.
+    /// <see cref="JunkTokenizerLimits.MaxBytes"/> are read) against the account's threshold (its own, or
+    /// <see cref="JunkFilterOptions.Threshold"/>). The probability is null while the account has not trained enough of
+    /// both kinds. Whether the account wants its mail classified at all (<see cref="JunkTotals.Enabled"/>) is the
+    /// caller's to check.
     /// </summary>
     public async Task<JunkScore> ClassifyAsync(IAccountStore account, ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
     {
@@ -32,7 +34,8 @@ public sealed class JunkFilter(JunkFilterOptions options)
         if (!JunkClassifier.HasEnoughTraining(totals.JunkMessages, totals.HamMessages, Options)) return new JunkScore(null, false, []);
         var tokens = JunkTokenizer.Tokenize(message.Span, Options.Tokenizer);
         var counts = await account.JunkWords.GetCountsAsync(tokens, cancellationToken).ConfigureAwait(false);
-        return JunkClassifier.Classify(counts, totals.JunkMessages, totals.HamMessages, Options);
+        var options = totals.Threshold is { } threshold ? Options with { Threshold = threshold } : Options;
+        return JunkClassifier.Classify(counts, totals.JunkMessages, totals.HamMessages, options);
     }
 
     /// <summary>Reads the first bytes of a message (without the delivery prefix) as the tokenizer sees them.</summary>

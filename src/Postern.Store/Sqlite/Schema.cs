@@ -162,9 +162,11 @@ internal static class Schema
             junk_messages INTEGER NOT NULL,
             ham_messages INTEGER NOT NULL,
             words INTEGER NOT NULL,
-            modseq INTEGER NOT NULL
+            modseq INTEGER NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            threshold REAL
         );
-        INSERT INTO junk_state VALUES (1, 0, 0, 0, 0);
+        INSERT INTO junk_state (id, junk_messages, ham_messages, words, modseq) VALUES (1, 0, 0, 0, 0);
         CREATE TABLE word (word TEXT PRIMARY KEY, junk INTEGER NOT NULL, ham INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE trained (content_id INTEGER PRIMARY KEY, class INTEGER NOT NULL);
         CREATE TABLE contact (address TEXT PRIMARY KEY, last_sent INTEGER NOT NULL) WITHOUT ROWID;

@@ -61,10 +61,14 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
     private JunkTotals ReadTotals()
     {
         using var conn = OpenReader();
-        using var cmd = Db.Command(conn, null, "SELECT junk_messages, ham_messages, words, modseq FROM junk_state WHERE id = 1");
+        using var cmd = Db.Command(conn, null, "SELECT junk_messages, ham_messages, words, modseq, enabled, threshold FROM junk_state WHERE id = 1");
         using var r = cmd.ExecuteReader();
         r.Read();
-        return new JunkTotals(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3));
+        return new JunkTotals(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3))
+        {
+            Enabled = r.GetInt64(4) != 0,
+            Threshold = r.IsDBNull(5) ? null : r.GetDouble(5),
+        };
     }
 
     public Task<Dictionary<string, JunkWordCounts>> GetCountsAsync(IReadOnlyCollection<string> tokens, CancellationToken cancellationToken = default)
@@ -204,6 +208,23 @@ internal sealed class SqliteJunkWordStore : IJunkWordStore
         using var conn = OpenReader();
         using var cmd = Db.Command(conn, null, "SELECT 1 FROM contact WHERE address = $a", ("$a", address.ToLowerInvariant()));
         return Task.FromResult(cmd.ExecuteScalar() is not null);
+    }
+
+    public async Task SetSettingsAsync(bool? enabled, double? threshold, bool serverThreshold = false, CancellationToken cancellationToken = default)
+    {
+        if (threshold is { } t && (t is <= 0.5 or > 1 || double.IsNaN(t))) throw new ArgumentOutOfRangeException(nameof(threshold), "must be above 0.5 and at most 1");
+        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var conn = OpenWriter();
+            if (enabled is { } e) Db.Exec(conn, null, "UPDATE junk_state SET enabled = $e WHERE id = 1", ("$e", e ? 1 : 0));
+            if (threshold is not null || serverThreshold) Db.Exec(conn, null, "UPDATE junk_state SET threshold = $t WHERE id = 1", ("$t", serverThreshold ? null : threshold));
+            _totals = null;
+        }
+        finally
+        {
+            _write.Release();
+        }
     }
 
     public async Task ResetAsync(CancellationToken cancellationToken = default)

@@ -8,7 +8,7 @@ using Postern.Store.Junk;
 
 namespace Postern.Cli;
 
-/// <summary><c>postern junk status|check|train|retrain</c>.</summary>
+/// <summary><c>postern junk status|check|train|retrain|set</c>.</summary>
 internal static class JunkCommands
 {
     /// <summary>Most message files `junk train` reads in one run.</summary>
@@ -21,6 +21,7 @@ internal static class JunkCommands
         junk.Subcommands.Add(CheckCommand());
         junk.Subcommands.Add(TrainCommand());
         junk.Subcommands.Add(RetrainCommand());
+        junk.Subcommands.Add(SetCommand());
         return junk;
     }
 
@@ -48,10 +49,11 @@ internal static class JunkCommands
                 if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null) return CliCommon.Fail($"account {name} not found");
                 await using var a = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
                 var t = await a.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
-                string state = t.JunkMessages >= min && t.HamMessages >= min
-                    ? "classifying"
+                string state = !t.Enabled ? "off (learning goes on; `postern junk set " + name + " --enabled true` turns it on)"
+                    : t.JunkMessages >= min && t.HamMessages >= min ? "classifying"
                     : $"learning (needs {Math.Max(0, min - t.JunkMessages)} more junk, {Math.Max(0, min - t.HamMessages)} more not junk)";
-                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: junk={t.JunkMessages} notjunk={t.HamMessages} words={t.Words} {state}"));
+                string threshold = t.Threshold is { } own ? string.Create(CultureInfo.InvariantCulture, $" threshold={own:0.###}") : "";
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: junk={t.JunkMessages} notjunk={t.HamMessages} words={t.Words}{threshold} {state}"));
             }
             return CliCommon.ExitOk;
         }));
@@ -64,7 +66,7 @@ internal static class JunkCommands
         var file = new Argument<string>("FILE") { Description = "The message (.eml, as received), or - for standard input." };
         var dir = CliCommon.DataDirectoryOption();
         var minTrained = MinTrainedOption();
-        var threshold = new Option<double>("--threshold") { Description = "Probability from which a message is junk (the server's junk-filter.threshold).", DefaultValueFactory = _ => new JunkFilterOptions().Threshold, HelpName = "P" };
+        var threshold = new Option<double>("--threshold") { Description = "Probability from which a message is junk (the server's junk-filter.threshold; an account's own, set with `junk set`, wins).", DefaultValueFactory = _ => new JunkFilterOptions().Threshold, HelpName = "P" };
         var words = new Option<int>("--words") { Description = "Print this many of the most telling words.", DefaultValueFactory = _ => 20, HelpName = "N" };
         var cmd = new Command("check", "What an account's junk filter thinks of a message: the probability of junk and the words that decided it.") { account, file, dir, minTrained, threshold, words };
         cmd.SetAction((parse, ct) => CliCommon.GuardAsync(async () =>
@@ -86,7 +88,10 @@ internal static class JunkCommands
                 Console.Out.WriteLine($"not classified: {name} has trained {t.JunkMessages} junk and {t.HamMessages} not-junk messages, {min} of each are needed");
                 return CliCommon.ExitOk;
             }
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"probability={probability:0.0000} {(score.IsJunk ? "junk" : "not junk")} (threshold {p:0.###}, {score.Evidence.Count} telling words)"));
+            var totals = await a.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
+            double effective = totals.Threshold ?? p;
+            string off = totals.Enabled ? "" : "; the account's filter is off, so nothing is moved";
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"probability={probability:0.0000} {(score.IsJunk ? "junk" : "not junk")} (threshold {effective:0.###}{(totals.Threshold is null ? "" : ", the account's own")}, {score.Evidence.Count} telling words{off})"));
             foreach (var e in score.Evidence.Take(Math.Max(0, parse.GetValue(words))))
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {e.Probability:0.000} {e.Token}"));
             return CliCommon.ExitOk;
@@ -155,6 +160,34 @@ internal static class JunkCommands
             int trained = await new JunkFilter(new JunkFilterOptions()).RetrainAsync(a, ct).ConfigureAwait(false);
             var t = await a.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
             Console.Out.WriteLine($"retrained {trained} messages; {name} now has junk={t.JunkMessages} notjunk={t.HamMessages} words={t.Words}");
+            return CliCommon.ExitOk;
+        }));
+        return cmd;
+    }
+
+    private static Command SetCommand()
+    {
+        var account = new Argument<string>("ACCOUNT") { Description = "Account whose filter is set." };
+        var enabled = new Option<bool?>("--enabled") { Description = "false: the account's incoming mail is not classified (it still learns from marked messages); true: classified again.", HelpName = "true|false" };
+        var threshold = new Option<double?>("--threshold") { Description = "The account's own probability from which mail goes to Junk (above 0.5, at most 1).", HelpName = "P" };
+        var serverThreshold = new Option<bool>("--server-threshold") { Description = "Forget the account's own threshold: the server's junk-filter.threshold applies." };
+        var dir = CliCommon.DataDirectoryOption();
+        var cmd = new Command("set", "An account's own junk filter settings: on or off, and its threshold.") { account, enabled, threshold, serverThreshold, dir };
+        cmd.SetAction((parse, ct) => CliCommon.GuardAsync(async () =>
+        {
+            double? p = parse.GetValue(threshold);
+            if (p is { } v && (v is <= 0.5 or > 1 || double.IsNaN(v))) return CliCommon.Fail("--threshold must be above 0.5 and at most 1");
+            if (p is not null && parse.GetValue(serverThreshold)) return CliCommon.Fail("give --threshold or --server-threshold, not both");
+            if (p is null && !parse.GetValue(serverThreshold) && parse.GetValue(enabled) is null) return CliCommon.Fail("nothing to set: give --enabled, --threshold or --server-threshold");
+            await using var store = CliCommon.OpenExisting(parse.GetValue(dir)!);
+            if (store is null) return CliCommon.ExitError;
+            string name = parse.GetValue(account)!;
+            if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null) return CliCommon.Fail($"account {name} not found");
+            await using var a = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
+            await a.JunkWords.SetSettingsAsync(parse.GetValue(enabled), p, parse.GetValue(serverThreshold), ct).ConfigureAwait(false);
+            var t = await a.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name}: junk filter {(t.Enabled ? "on" : "off")}, threshold {(t.Threshold is { } own ? own.ToString("0.###", CultureInfo.InvariantCulture) : "of the server")}"));
             return CliCommon.ExitOk;
         }));
         return cmd;

@@ -68,6 +68,16 @@ public class LocalServeJunkFilterTests
             (code, o) = await PeerServers.RunAsync("dotnet", [PosternDll(), "junk", "retrain", "postern", "--dir", data]);
             Assert.True(code == 0, o);
             Assert.Contains($"retrained {2 * Taught} messages; postern now has junk={Taught} notjunk={Taught}", o, StringComparison.Ordinal);
+
+            // `junk set`: the account's own settings, shown by `junk status`; bad values are named.
+            (code, o) = await PeerServers.RunAsync("dotnet", [PosternDll(), "junk", "set", "postern", "--enabled", "false", "--threshold", "0.99", "--dir", data]);
+            Assert.True(code == 0, o);
+            Assert.Contains("postern: junk filter off, threshold 0.99", o, StringComparison.Ordinal);
+            (code, o) = await PeerServers.RunAsync("dotnet", [PosternDll(), "junk", "status", "--dir", data]);
+            Assert.Contains("threshold=0.99 off (learning goes on", o, StringComparison.Ordinal);
+            (code, o) = await PeerServers.RunAsync("dotnet", [PosternDll(), "junk", "set", "postern", "--threshold", "0.2", "--dir", data]);
+            Assert.Equal(1, code);
+            Assert.Contains("--threshold must be above 0.5 and at most 1", o, StringComparison.Ordinal);
         }
         finally
         {

@@ -56,6 +56,20 @@ public class JunkDeliveryTests
         Assert.Contains(log.Lines, l => l.Contains("junk classified", StringComparison.Ordinal) && l.Contains("account=alice", StringComparison.Ordinal) && l.Contains("junk=True", StringComparison.Ordinal));
         Assert.DoesNotContain(log.Lines, l => l.Contains("junk classified", StringComparison.Ordinal) && l.Contains("account=bob", StringComparison.Ordinal));
 
+        // alice turns her filter off: the same message stays in her inbox.
+        await using (var a = await s.Store.OpenAccountAsync("alice"))
+            await a.JunkWords.SetSettingsAsync(enabled: false, threshold: null);
+        await using (var c = await s.ConnectAsync())
+        {
+            await c.EnvelopeAsync("promo@deals.example", "alice@example.org");
+            await c.ExpectAsync("DATA", "354");
+            await c.ExpectAsync(JunkBody + ".", "250");
+        }
+        Assert.Single(await s.MessagesAsync("alice"));
+        Assert.Single(await s.MessagesAsync("alice", "Junk"));
+        await using (var a = await s.Store.OpenAccountAsync("alice"))
+            await a.JunkWords.SetSettingsAsync(enabled: true, threshold: null);
+
         // The same words from bob's own submission to alice are not judged.
         await using (var c = await s.ConnectAsync(s.SubmissionPort))
         {
@@ -66,7 +80,7 @@ public class JunkDeliveryTests
             await c.ExpectAsync("DATA", "354");
             await c.ExpectAsync(JunkBody.Replace("promo@deals.example", "bob@example.org", StringComparison.Ordinal) + ".", "250");
         }
-        Assert.Single(await s.MessagesAsync("alice"));
+        Assert.Equal(2, (await s.MessagesAsync("alice")).Count);
     }
 
     /// <summary>Stands in for DMARC: a message with "X-Test-Dmarc: pass" has its From verified.</summary>

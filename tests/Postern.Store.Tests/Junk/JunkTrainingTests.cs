@@ -129,6 +129,35 @@ public class JunkTrainingTests
     }
 
     [Fact]
+    public async Task An_account_can_turn_its_filter_off_and_choose_its_threshold()
+    {
+        await using var t = await TestStore.CreateAsync();
+        long inbox = await t.InboxIdAsync();
+        await t.Account.AppendAsync(inbox, [Junk(1, "$Junk"), Junk(2, "$Junk"), Ham(3, "$NotJunk"), Ham(4, "$NotJunk")]);
+        await Filter.TrainAsync(t.Account);
+        byte[] probe = Encoding.ASCII.GetBytes("From: promo@deals.example\r\nSubject: lottery\r\n\r\nclaim prize\r\n");
+        double p = (await Filter.ClassifyAsync(t.Account, probe)).Probability!.Value;
+        Assert.True(p is > 0.5 and < 1, p.ToString());
+        await t.Account.JunkWords.SetSettingsAsync(enabled: false, threshold: Math.Min(1, p + 0.0001));
+        await t.ReopenAsync(); // kept in junk.db
+        var totals = await t.Account.JunkWords.GetTotalsAsync();
+        Assert.False(totals.Enabled);
+        Assert.False((await Filter.ClassifyAsync(t.Account, probe)).IsJunk); // the account's threshold is above this message
+        await t.Account.JunkWords.SetSettingsAsync(enabled: true, threshold: 0.51);
+        Assert.True((await Filter.ClassifyAsync(t.Account, probe)).IsJunk);
+        await t.Account.JunkWords.SetSettingsAsync(enabled: null, threshold: null, serverThreshold: true);
+        totals = await t.Account.JunkWords.GetTotalsAsync();
+        Assert.True(totals.Enabled);
+        Assert.Null(totals.Threshold);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => t.Account.JunkWords.SetSettingsAsync(enabled: null, threshold: 0.3));
+        // Learning goes on while the filter is off.
+        await t.Account.JunkWords.SetSettingsAsync(enabled: false, threshold: null);
+        await t.Account.AppendAsync(inbox, [Junk(5, "$Junk")]);
+        await Filter.TrainAsync(t.Account);
+        Assert.Equal(3, (await t.Account.JunkWords.GetTotalsAsync()).JunkMessages);
+    }
+
+    [Fact]
     public async Task Past_the_word_limit_words_seen_once_are_dropped()
     {
         await using var t = await TestStore.CreateAsync();
