@@ -158,6 +158,23 @@ public class JunkTrainingTests
     }
 
     [Fact]
+    public async Task Contacts_are_kept_up_to_the_limit_the_least_recently_written_to_going_first()
+    {
+        await using var t = await TestStore.CreateAsync();
+        var start = DateTimeOffset.UtcNow.AddDays(-1);
+        await t.Account.JunkWords.AddContactsAsync(Enumerable.Range(0, IJunkWordStore.MaxContacts).Select(i => $"c{i}@example.com").ToList(), start);
+        await t.Account.JunkWords.AddContactsAsync(["c0@example.com"], start.AddHours(1)); // written to again: recent
+        await t.Account.JunkWords.AddContactsAsync(["New1@Example.com", "new2@example.com"], start.AddHours(2));
+        Assert.True(await t.Account.JunkWords.IsContactAsync("new1@example.com")); // kept lower-cased
+        Assert.True(await t.Account.JunkWords.IsContactAsync("c0@example.com"));
+        // Two of the oldest made room: among equal times the greatest addresses go ("c9@" sorts after "c99@" and "c9999@").
+        Assert.False(await t.Account.JunkWords.IsContactAsync("c9@example.com"));
+        Assert.False(await t.Account.JunkWords.IsContactAsync("c99@example.com"));
+        Assert.True(await t.Account.JunkWords.IsContactAsync("c999@example.com"));
+        Assert.True(await t.Account.JunkWords.IsContactAsync("c1@example.com"));
+    }
+
+    [Fact]
     public async Task Past_the_word_limit_words_seen_once_are_dropped()
     {
         await using var t = await TestStore.CreateAsync();
