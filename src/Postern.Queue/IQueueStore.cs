@@ -54,6 +54,9 @@ public interface IQueueStore : IAsyncDisposable
     Task<QueueMessage?> FindSentMessageAsync(string? envelopeId, string? messageIdHeader, CancellationToken cancellationToken = default);
 
     /// <summary>The account's counts for the UTC day of <paramref name="now"/>, and what is known of <paramref name="address"/>.</summary>
+    /// <summary>Deliveries waiting for an attempt (not held) and held ones, for the metrics; answered synchronously.</summary>
+    (long Waiting, long Held) CountQueued();
+
     Task<AccountSendingCounts> GetSendingCountsAsync(string account, string address, DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>Adds (or refreshes) suppression entries.</summary>

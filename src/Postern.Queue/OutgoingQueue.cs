@@ -47,7 +47,11 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
     internal DateTimeOffset Now => Options.TimeProvider.GetUtcNow();
 
     /// <summary>Starts the delivery worker (releasing leases left by a previous run).</summary>
-    public void Start() => _scheduler.Start();
+    public void Start()
+    {
+        Volatile.Write(ref QueueMetrics.Counted, Store);
+        _scheduler.Start();
+    }
 
     /// <summary>Runs every delivery that is due now and waits for the attempts (tests, and `queue` commands without a server).</summary>
     public Task RunDueAsync(CancellationToken cancellationToken = default) => _scheduler.RunDueAsync(cancellationToken);
@@ -220,5 +224,9 @@ public sealed class OutgoingQueue : IOutgoingQueue, IAsyncDisposable
     public Task StopAsync() => _scheduler.StopAsync();
 
     /// <inheritdoc/>
-    public async ValueTask DisposeAsync() => await _scheduler.StopAsync().ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        Interlocked.CompareExchange(ref QueueMetrics.Counted, null, Store);
+        await _scheduler.StopAsync().ConfigureAwait(false);
+    }
 }

@@ -57,6 +57,16 @@ public sealed partial class SqliteQueueStore : IQueueStore
         return conn;
     }
 
+    public (long Waiting, long Held) CountQueued()
+    {
+        using SqliteConnection c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT count(*) - coalesce(sum(held <> 0), 0), coalesce(sum(held <> 0), 0) FROM delivery WHERE state = 0";
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.GetInt64(1));
+    }
+
     private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
 
     private static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);

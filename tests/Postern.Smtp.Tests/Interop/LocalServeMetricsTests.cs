@@ -88,6 +88,8 @@ public class LocalServeMetricsTests
             Assert.Equal(1, Value("postern_imap_commands_total{command=select,result=ok}"));
             Assert.Equal(1, Value("postern_imap_commands_total{command=select,result=no}"));
             Assert.Equal(1, Value("postern_imap_commands_total{command=fetch,result=ok}"));
+            Assert.Equal(0, Value("postern_queue_deliveries{state=waiting}")); // localserve's queue delivers at once
+            Assert.Equal("gauge", samples["postern_queue_deliveries{state=held}"].Type);
             Assert.True(Value("process_open_fds{}") > 0);
             Assert.True(Value("process_resident_memory_bytes{}") > 1_000_000);
             Assert.Equal(0, Value("postern_metrics_dropped_measurements_total{}"));
