@@ -160,7 +160,7 @@ public sealed class MessageDelivery(IMailStore store)
 
     /// <summary>An address as contacts are kept: local part and A-label domain, lower-cased (as <see cref="IncomingVerdict.VerifiedFrom"/>).</summary>
     public static string ContactKey(string address) =>
-        (MailAddress.TryParse(address) is { Domain.Length: > 0 } a ? a.LocalPart + "@" + a.DomainAscii : address).ToLowerInvariant();
+        MailAddress.TryParse(address) is { Domain.Length: > 0 } a ? JunkFilter.ContactKey(a) : address.ToLowerInvariant();
 
     /// <summary>Whether every target account has room for <paramref name="size"/> more bytes.</summary>
     public async Task<bool> HasRoomAsync(string accountName, long size, CancellationToken ct)

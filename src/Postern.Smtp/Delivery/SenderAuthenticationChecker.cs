@@ -65,7 +65,7 @@ public sealed class SenderAuthenticationChecker(MessageAuthenticator authenticat
         if (addresses.Count != 1 || addresses[0].Domain.Length == 0) return null;
         var a = addresses[0];
         if (!string.Equals(a.DomainAscii, result.Dmarc.FromDomain, StringComparison.OrdinalIgnoreCase)) return null;
-        return (a.LocalPart + "@" + a.DomainAscii).ToLowerInvariant();
+        return Postern.Store.Junk.JunkFilter.ContactKey(a);
     }
 
     /// <summary>

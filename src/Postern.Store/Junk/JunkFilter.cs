@@ -21,6 +21,9 @@ public sealed class JunkFilter(JunkFilterOptions options)
     /// <summary>The settings.</summary>
     public JunkFilterOptions Options { get; } = options;
 
+    /// <summary>An address as contacts are kept and compared: local part and A-label domain, lower-cased.</summary>
+    public static string ContactKey(Postern.Mail.MailAddress address) => (address.LocalPart + "@" + address.DomainAscii).ToLowerInvariant();
+
     /// <summary>
     /// Scores a message (its bytes as received, without the headers Postern adds; only the first
     /// <see cref="JunkTokenizerLimits.MaxBytes"/> are read) against the account's threshold (its own, or
@@ -57,14 +60,18 @@ public sealed class JunkFilter(JunkFilterOptions options)
         var trained = await account.JunkWords.GetTrainedAsync(cancellationToken).ConfigureAwait(false);
         var changes = await account.GetJunkFlagChangesAsync(totals.ModSeq, trained.Keys, cancellationToken).ConfigureAwait(false);
         var steps = new List<JunkTrainingStep>();
+        var rescued = new List<string>();
         int done = 0;
         foreach (var c in changes.Contents)
         {
             var from = trained.GetValueOrDefault(c.ContentId, JunkClass.None);
             if (from == c.Class) continue;
-            var tokens = await ReadTokensAsync(account, c.MailboxId, c.Uid, cancellationToken).ConfigureAwait(false);
-            if (tokens is null) continue; // expunged meanwhile: stays as trained
+            var read = await ReadTokensAsync(account, c.MailboxId, c.Uid, cancellationToken).ConfigureAwait(false);
+            if (read is not var (tokens, sender)) continue; // expunged meanwhile: stays as trained
             steps.Add(new JunkTrainingStep(c.ContentId, from, c.Class, tokens));
+            // The sender of mail the user says is not junk is trusted as if the user had written to them (still only
+            // when DMARC passes for a later message: see MessageDelivery.ApplyJunkFilterAsync).
+            if (c.Class == JunkClass.Ham && sender is not null) rescued.Add(sender);
             done++;
             if (steps.Count >= TrainingBatch)
             {
@@ -72,6 +79,7 @@ public sealed class JunkFilter(JunkFilterOptions options)
                 steps.Clear();
             }
         }
+        await account.JunkWords.AddContactsAsync(rescued, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
         await account.JunkWords.ApplyAsync(steps, changes.ModSeq, cancellationToken).ConfigureAwait(false);
         return done;
     }
@@ -90,7 +98,7 @@ public sealed class JunkFilter(JunkFilterOptions options)
         return account.JunkWords.ApplyAsync([new JunkTrainingStep(0, JunkClass.None, junkClass, tokens)], null, cancellationToken);
     }
 
-    private async Task<HashSet<string>?> ReadTokensAsync(IAccountStore account, long mailboxId, uint uid, CancellationToken cancellationToken)
+    private async Task<(HashSet<string> Tokens, string? Sender)?> ReadTokensAsync(IAccountStore account, long mailboxId, uint uid, CancellationToken cancellationToken)
     {
         try
         {
@@ -99,7 +107,10 @@ public sealed class JunkFilter(JunkFilterOptions options)
             await using var content = await account.OpenContentAsync(mailboxId, uid, cancellationToken).ConfigureAwait(false);
             content.Seek(details.PrefixLength, SeekOrigin.Begin);
             byte[] bytes = await ReadMessageStartAsync(content, cancellationToken).ConfigureAwait(false);
-            return JunkTokenizer.Tokenize(bytes, Options.Tokenizer);
+            var from = Postern.Mail.MessageStructure.Parse(bytes).Root.ParseHeaders(bytes).GetAll("From").ToList();
+            var senders = from.Count == 1 ? Postern.Mail.AddressParser.ParseMailboxes(from[0].Value) : [];
+            string? sender = senders.Count == 1 && senders[0].Domain.Length > 0 ? ContactKey(senders[0]) : null;
+            return (JunkTokenizer.Tokenize(bytes, Options.Tokenizer), sender);
         }
         catch (MessageNotFoundException)
         {

@@ -38,6 +38,9 @@ public class JunkTrainingTests
         Assert.Equal(new JunkWordCounts(2, 0), counts["lottery"]);
         Assert.Equal(new JunkWordCounts(0, 2), counts["meeting"]);
         Assert.Equal(0, await Filter.TrainAsync(t.Account)); // idempotent
+        // The sender of mail marked not junk is trusted like someone the user wrote to; junk senders are not.
+        Assert.True(await t.Account.JunkWords.IsContactAsync("colleague@work.example"));
+        Assert.False(await t.Account.JunkWords.IsContactAsync("promo@deals.example"));
 
         // Junk becomes not junk: moved from one count to the other, not added twice.
         await t.Account.StoreFlagsAsync(inbox, UidSet.Of(2), Remove("$Junk"));
