@@ -41,6 +41,35 @@ internal static class CliCommon
         return SqliteMailStore.Open(dir);
     }
 
+    /// <summary>
+    /// Opens an existing data folder and one of its accounts; null (with a message) when either is missing. Disposing
+    /// the result closes both.
+    /// </summary>
+    public static async Task<OpenedAccount?> OpenAccountAsync(string dir, string name, CancellationToken ct)
+    {
+        var store = OpenExisting(dir);
+        if (store is null) return null;
+        if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null)
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            Fail($"account {name} not found");
+            return null;
+        }
+        return new OpenedAccount(store, await store.OpenAccountAsync(name, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>An account opened from the command line, with its store.</summary>
+    public sealed class OpenedAccount(SqliteMailStore store, IAccountStore account) : IAsyncDisposable
+    {
+        public IAccountStore Account => account;
+
+        public async ValueTask DisposeAsync()
+        {
+            await account.DisposeAsync().ConfigureAwait(false);
+            await store.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Reads the password from a file or standard input (first line), or generates one.</summary>
     /// <returns>The password, whether it was generated, or an error message.</returns>
     public static (string? Password, bool Generated, string? Error) ReadPassword(string? file, bool fromStdin)

@@ -71,16 +71,15 @@ internal static class JunkCommands
         var cmd = new Command("check", "What an account's junk filter thinks of a message: the probability of junk and the words that decided it.") { account, file, dir, minTrained, threshold, words };
         cmd.SetAction((parse, ct) => CliCommon.GuardAsync(async () =>
         {
-            await using var store = CliCommon.OpenExisting(parse.GetValue(dir)!);
-            if (store is null) return CliCommon.ExitError;
             string name = parse.GetValue(account)!;
-            if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null) return CliCommon.Fail($"account {name} not found");
+            await using var opened = await CliCommon.OpenAccountAsync(parse.GetValue(dir)!, name, ct).ConfigureAwait(false);
+            if (opened is null) return CliCommon.ExitError;
+            var a = opened.Account;
             double p = parse.GetValue(threshold);
             if (p is <= 0.5 or > 1 || double.IsNaN(p)) return CliCommon.Fail("--threshold must be above 0.5 and at most 1");
             int min = parse.GetValue(minTrained);
             var filter = new JunkFilter(new JunkFilterOptions { Threshold = p, MinJunkMessages = min, MinHamMessages = min });
             byte[] message = await ReadMessageAsync(parse.GetValue(file)!, filter, ct).ConfigureAwait(false);
-            await using var a = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
             var score = await filter.ClassifyAsync(a, message, ct).ConfigureAwait(false);
             if (score.Probability is not double probability)
             {
@@ -127,12 +126,11 @@ internal static class JunkCommands
                 else return CliCommon.Fail($"{p}: no such file or folder");
                 if (paths.Count > MaxTrainFiles) return CliCommon.Fail($"more than {MaxTrainFiles} files; train in parts");
             }
-            await using var store = CliCommon.OpenExisting(parse.GetValue(dir)!);
-            if (store is null) return CliCommon.ExitError;
             string name = parse.GetValue(account)!;
-            if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null) return CliCommon.Fail($"account {name} not found");
+            await using var opened = await CliCommon.OpenAccountAsync(parse.GetValue(dir)!, name, ct).ConfigureAwait(false);
+            if (opened is null) return CliCommon.ExitError;
+            var a = opened.Account;
             var filter = new JunkFilter(new JunkFilterOptions());
-            await using var a = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
             foreach (string path in paths)
             {
                 byte[] message = await ReadMessageAsync(path, filter, ct).ConfigureAwait(false);
@@ -152,11 +150,10 @@ internal static class JunkCommands
         var cmd = new Command("retrain", "Forget an account's training and learn again from the $Junk/$NotJunk marks of all its messages (what `junk train` added is forgotten too).") { account, dir };
         cmd.SetAction((parse, ct) => CliCommon.GuardAsync(async () =>
         {
-            await using var store = CliCommon.OpenExisting(parse.GetValue(dir)!);
-            if (store is null) return CliCommon.ExitError;
             string name = parse.GetValue(account)!;
-            if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null) return CliCommon.Fail($"account {name} not found");
-            await using var a = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
+            await using var opened = await CliCommon.OpenAccountAsync(parse.GetValue(dir)!, name, ct).ConfigureAwait(false);
+            if (opened is null) return CliCommon.ExitError;
+            var a = opened.Account;
             int trained = await new JunkFilter(new JunkFilterOptions()).RetrainAsync(a, ct).ConfigureAwait(false);
             var t = await a.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
             Console.Out.WriteLine($"retrained {trained} messages; {name} now has junk={t.JunkMessages} notjunk={t.HamMessages} words={t.Words}");
@@ -179,11 +176,10 @@ internal static class JunkCommands
             if (p is { } v && (v is <= 0.5 or > 1 || double.IsNaN(v))) return CliCommon.Fail("--threshold must be above 0.5 and at most 1");
             if (p is not null && parse.GetValue(serverThreshold)) return CliCommon.Fail("give --threshold or --server-threshold, not both");
             if (p is null && !parse.GetValue(serverThreshold) && parse.GetValue(enabled) is null) return CliCommon.Fail("nothing to set: give --enabled, --threshold or --server-threshold");
-            await using var store = CliCommon.OpenExisting(parse.GetValue(dir)!);
-            if (store is null) return CliCommon.ExitError;
             string name = parse.GetValue(account)!;
-            if (await store.Directory.GetAccountAsync(name, ct).ConfigureAwait(false) is null) return CliCommon.Fail($"account {name} not found");
-            await using var a = await store.OpenAccountAsync(name, ct).ConfigureAwait(false);
+            await using var opened = await CliCommon.OpenAccountAsync(parse.GetValue(dir)!, name, ct).ConfigureAwait(false);
+            if (opened is null) return CliCommon.ExitError;
+            var a = opened.Account;
             await a.JunkWords.SetSettingsAsync(parse.GetValue(enabled), p, parse.GetValue(serverThreshold), ct).ConfigureAwait(false);
             var t = await a.JunkWords.GetTotalsAsync(ct).ConfigureAwait(false);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -22,6 +22,18 @@ public class JunkDeliveryTests
         }
     }
 
+    /// <summary>An authenticated submission by <paramref name="user"/>@example.org.</summary>
+    private static async Task SubmitAsync(SmtpTestServer s, string user, string rcpt, string message)
+    {
+        await using var c = await s.ConnectAsync(s.SubmissionPort);
+        await c.ExpectAsync("EHLO client.example", "250");
+        await c.ExpectAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{user}@example.org\0" + SmtpTestServer.Password)), "235");
+        await c.ExpectAsync($"MAIL FROM:<{user}@example.org>", "250");
+        await c.ExpectAsync($"RCPT TO:<{rcpt}>", "250");
+        await c.ExpectAsync("DATA", "354");
+        await c.ExpectAsync(message + ".", "250");
+    }
+
     private sealed class ListLogger : ILogger
     {
         public ConcurrentQueue<string> Lines { get; } = new();
@@ -71,15 +83,7 @@ public class JunkDeliveryTests
             await a.JunkWords.SetSettingsAsync(enabled: true, threshold: null);
 
         // The same words from bob's own submission to alice are not judged.
-        await using (var c = await s.ConnectAsync(s.SubmissionPort))
-        {
-            await c.ExpectAsync("EHLO client.example", "250");
-            await c.ExpectAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes("\0bob@example.org\0" + SmtpTestServer.Password)), "235");
-            await c.ExpectAsync("MAIL FROM:<bob@example.org>", "250");
-            await c.ExpectAsync("RCPT TO:<alice@example.org>", "250");
-            await c.ExpectAsync("DATA", "354");
-            await c.ExpectAsync(JunkBody.Replace("promo@deals.example", "bob@example.org", StringComparison.Ordinal) + ".", "250");
-        }
+        await SubmitAsync(s, "bob", "alice@example.org", JunkBody.Replace("promo@deals.example", "bob@example.org", StringComparison.Ordinal));
         Assert.Equal(2, (await s.MessagesAsync("alice")).Count);
     }
 
@@ -99,15 +103,7 @@ public class JunkDeliveryTests
         await using var s = await SmtpTestServer.StartAsync(o => o with { JunkFilter = Filter, MessageCheckers = [new FakeDmarc()] }, logger: log);
         await TrainAsync(s, "alice");
         // alice writes to bob (any address she sends to counts; a local one keeps the test without a queue).
-        await using (var c = await s.ConnectAsync(s.SubmissionPort))
-        {
-            await c.ExpectAsync("EHLO client.example", "250");
-            await c.ExpectAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes("\0alice@example.org\0" + SmtpTestServer.Password)), "235");
-            await c.ExpectAsync("MAIL FROM:<alice@example.org>", "250");
-            await c.ExpectAsync("RCPT TO:<Bob@Example.org>", "250");
-            await c.ExpectAsync("DATA", "354");
-            await c.ExpectAsync("From: alice@example.org\r\nSubject: hello\r\n\r\nhi\r\n.", "250");
-        }
+        await SubmitAsync(s, "alice", "Bob@Example.org", "From: alice@example.org\r\nSubject: hello\r\n\r\nhi\r\n");
         await using (var a = await s.Store.OpenAccountAsync("alice"))
             Assert.True(await a.JunkWords.IsContactAsync("bob@example.org"));
 
