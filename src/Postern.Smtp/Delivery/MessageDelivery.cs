@@ -133,7 +133,7 @@ public sealed class MessageDelivery(IMailStore store)
                     }
                     read = true;
                 }
-                JunkScore score = await filter.ClassifyAsync(account, start, ct).ConfigureAwait(false);
+                JunkScore score = await filter.ClassifyAsync(account, totals, start, ct).ConfigureAwait(false);
                 classified(name, score);
                 SmtpMetrics.Junk.Add(1, new KeyValuePair<string, object?>("result", score.IsJunk ? "junk" : "notjunk"));
                 if (score.IsJunk) junkAccounts.Add(name);

@@ -31,9 +31,12 @@ public sealed class JunkFilter(JunkFilterOptions options)
     /// both kinds. Whether the account wants its mail classified at all (<see cref="JunkTotals.Enabled"/>) is the
     /// caller's to check.
     /// </summary>
-    public async Task<JunkScore> ClassifyAsync(IAccountStore account, ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
+    public async Task<JunkScore> ClassifyAsync(IAccountStore account, ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default) =>
+        await ClassifyAsync(account, await account.JunkWords.GetTotalsAsync(cancellationToken).ConfigureAwait(false), message, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>As <see cref="ClassifyAsync(IAccountStore, ReadOnlyMemory{byte}, CancellationToken)"/>, with the account's totals already read (delivery reads them first).</summary>
+    public async Task<JunkScore> ClassifyAsync(IAccountStore account, JunkTotals totals, ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
     {
-        var totals = await account.JunkWords.GetTotalsAsync(cancellationToken).ConfigureAwait(false);
         if (!JunkClassifier.HasEnoughTraining(totals.JunkMessages, totals.HamMessages, Options)) return new JunkScore(null, false, []);
         var tokens = JunkTokenizer.Tokenize(message.Span, Options.Tokenizer);
         var counts = await account.JunkWords.GetCountsAsync(tokens, cancellationToken).ConfigureAwait(false);
